@@ -1,0 +1,378 @@
+//! Parsing of the `#[traced(...)]` arguments.
+//!
+//! Parsing never stops at the first problem: an unknown or duplicate option, or a bad value, is
+//! recorded in [`Errors`] and parsing resumes after the next top-level comma, so one compile
+//! reports every mistake.
+
+use crate::errors::Errors;
+use proc_macro2::{Span, TokenTree};
+use syn::ext::IdentExt;
+use syn::parse::{ParseStream, Parser};
+use syn::{Expr, Ident, LitBool, LitStr, Path, Token, parenthesized};
+
+mod kw {
+    syn::custom_keyword!(name);
+    syn::custom_keyword!(kind);
+    syn::custom_keyword!(attrs);
+    syn::custom_keyword!(parent);
+    syn::custom_keyword!(err);
+}
+
+/// The options a user may give, in the order the documentation lists them.
+const OPTIONS: &[&str] = &["name", "kind", "attrs", "parent", "err", "crate"];
+
+/// Everything written inside `#[traced(...)]`.
+#[derive(Default)]
+pub(crate) struct TracedArgs {
+    pub(crate) name: Option<SpanName>,
+    pub(crate) kind: Option<Ident>,
+    pub(crate) attrs: Vec<AttrSpec>,
+    pub(crate) parent: Option<Expr>,
+    pub(crate) err: Option<ErrMode>,
+    pub(crate) krate: Option<Path>,
+}
+
+/// The span name: a literal known at compile time, or an expression evaluated per call.
+pub(crate) enum SpanName {
+    Literal(LitStr),
+    Expr(Box<Expr>),
+}
+
+/// `err` forces error recording for a return type the macro cannot recognise; `err = false`
+/// turns it off.
+#[derive(Clone, Copy)]
+pub(crate) enum ErrMode {
+    Record,
+    Ignore,
+}
+
+/// One entry of `attrs(...)`.
+pub(crate) struct AttrSpec {
+    pub(crate) key: AttrKey,
+    pub(crate) value: AttrValue,
+    /// The argument this entry reads by name (`limit`, `%query`), checked against the signature.
+    pub(crate) argument: Option<Ident>,
+}
+
+/// An attribute key: `limit`, `db.collection.name` or `"db.collection.name"`.
+pub(crate) struct AttrKey {
+    pub(crate) text: String,
+    pub(crate) span: Span,
+}
+
+/// How an attribute's value is recorded.
+pub(crate) enum AttrValue {
+    /// With its own OpenTelemetry type (`SpanValue`).
+    Typed(Expr),
+    /// `%expr`: its `Display`.
+    Display(Expr),
+    /// `?expr`: its `Debug`.
+    Debug(Expr),
+}
+
+impl TracedArgs {
+    /// Parses the attribute's arguments, pushing every problem into `errors`.
+    pub(crate) fn parse(tokens: proc_macro2::TokenStream, errors: &mut Errors) -> TracedArgs {
+        let parser = |input: ParseStream<'_>| Ok(parse_entries(input, errors));
+        // `parse_entries` recovers from every error itself; the parser cannot fail.
+        parser.parse2(tokens).unwrap_or_default()
+    }
+}
+
+fn parse_entries(input: ParseStream<'_>, errors: &mut Errors) -> TracedArgs {
+    let mut args = TracedArgs::default();
+    let mut seen: Vec<(&'static str, Span)> = Vec::new();
+    let mut first = true;
+    while !input.is_empty() {
+        if let Err(error) = parse_entry(input, &mut args, &mut seen, first, errors) {
+            errors.push_syn(error);
+            skip_to_comma(input);
+        }
+        first = false;
+        if input.is_empty() {
+            break;
+        }
+        if let Err(error) = input.parse::<Token![,]>() {
+            errors.push_syn(error);
+            skip_to_comma(input);
+            // Consume the comma we skipped to, if any, and go on with the next entry.
+            let _ = input.parse::<Option<Token![,]>>();
+        }
+    }
+    args
+}
+
+/// Records an option as seen; a second sighting is an error, spanned at the repeat.
+fn note_option(
+    seen: &mut Vec<(&'static str, Span)>,
+    option: &'static str,
+    span: Span,
+    errors: &mut Errors,
+) -> bool {
+    if seen.iter().any(|(name, _)| *name == option) {
+        errors.push(span, format_args!("duplicate `{option}` argument"));
+        return false;
+    }
+    seen.push((option, span));
+    true
+}
+
+fn parse_entry(
+    input: ParseStream<'_>,
+    args: &mut TracedArgs,
+    seen: &mut Vec<(&'static str, Span)>,
+    first: bool,
+    errors: &mut Errors,
+) -> syn::Result<()> {
+    if input.peek(LitStr) {
+        let literal: LitStr = input.parse()?;
+        if !first {
+            errors.push(
+                literal.span(),
+                "the span name must come first; write it as the first argument or as `name = ..`",
+            );
+        } else if note_option(seen, "name", literal.span(), errors) {
+            args.name = Some(SpanName::Literal(literal));
+        }
+        return Ok(());
+    }
+    if input.peek(Token![crate]) {
+        let token: Token![crate] = input.parse()?;
+        input.parse::<Token![=]>()?;
+        let path = input.call(Path::parse_mod_style)?;
+        if note_option(seen, "crate", token.span, errors) {
+            args.krate = Some(path);
+        }
+        return Ok(());
+    }
+    let lookahead = input.lookahead1();
+    if lookahead.peek(kw::name) && input.peek2(Token![=]) {
+        let keyword: kw::name = input.parse()?;
+        input.parse::<Token![=]>()?;
+        let expr: Expr = input.parse()?;
+        if note_option(seen, "name", keyword.span, errors) {
+            args.name = Some(match expr {
+                Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(literal),
+                    ..
+                }) => SpanName::Literal(literal),
+                other => SpanName::Expr(Box::new(other)),
+            });
+        }
+    } else if lookahead.peek(kw::kind) && input.peek2(Token![=]) {
+        let keyword: kw::kind = input.parse()?;
+        input.parse::<Token![=]>()?;
+        let kind = Ident::parse_any(input)?;
+        if note_option(seen, "kind", keyword.span, errors) {
+            args.kind = Some(kind);
+        }
+    } else if lookahead.peek(kw::attrs) && input.peek2(syn::token::Paren) {
+        let keyword: kw::attrs = input.parse()?;
+        let content;
+        parenthesized!(content in input);
+        let attrs = parse_attr_list(&content, errors);
+        if note_option(seen, "attrs", keyword.span, errors) {
+            args.attrs = attrs;
+        }
+    } else if lookahead.peek(kw::parent) && input.peek2(Token![=]) {
+        let keyword: kw::parent = input.parse()?;
+        input.parse::<Token![=]>()?;
+        let expr: Expr = input.parse()?;
+        if note_option(seen, "parent", keyword.span, errors) {
+            args.parent = Some(expr);
+        }
+    } else if lookahead.peek(kw::err) {
+        let keyword: kw::err = input.parse()?;
+        let mode = if input.peek(Token![=]) {
+            input.parse::<Token![=]>()?;
+            let value: LitBool = input.parse().map_err(|error| {
+                syn::Error::new(error.span(), "expected `true` or `false` after `err =`")
+            })?;
+            if value.value {
+                ErrMode::Record
+            } else {
+                ErrMode::Ignore
+            }
+        } else {
+            ErrMode::Record
+        };
+        if note_option(seen, "err", keyword.span, errors) {
+            args.err = Some(mode);
+        }
+    } else if input.peek(syn::Ident::peek_any) {
+        let ident = Ident::parse_any(input)?;
+        let known = OPTIONS.iter().any(|option| ident == option);
+        let message = if known {
+            format!("`{ident}` needs a value here; see the `#[traced]` documentation for its form")
+        } else if first && !input.peek(Token![=]) && !input.peek(syn::token::Paren) {
+            format!(
+                "expected the span name as a string literal, found `{ident}`; \
+                 write `\"{ident}\"`, or `name = {ident}` for a name computed at run time"
+            )
+        } else {
+            format!(
+                "unknown option `{ident}`; expected one of {}",
+                OPTIONS
+                    .iter()
+                    .map(|option| format!("`{option}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        return Err(syn::Error::new(ident.span(), message));
+    } else if first {
+        let token: TokenTree = input.parse()?;
+        return Err(syn::Error::new(
+            token.span(),
+            format!(
+                "expected the span name as a string literal, found `{token}`; \
+                 use `name = ..` for a name computed at run time"
+            ),
+        ));
+    } else {
+        return Err(lookahead.error());
+    }
+    Ok(())
+}
+
+fn parse_attr_list(input: ParseStream<'_>, errors: &mut Errors) -> Vec<AttrSpec> {
+    let mut specs = Vec::new();
+    while !input.is_empty() {
+        match parse_attr(input) {
+            Ok(spec) => specs.push(spec),
+            Err(error) => {
+                errors.push_syn(error);
+                skip_to_comma(input);
+            }
+        }
+        if input.is_empty() {
+            break;
+        }
+        if let Err(error) = input.parse::<Token![,]>() {
+            errors.push_syn(error);
+            skip_to_comma(input);
+            let _ = input.parse::<Option<Token![,]>>();
+        }
+    }
+    specs
+}
+
+fn parse_attr(input: ParseStream<'_>) -> syn::Result<AttrSpec> {
+    // Shorthands: `%arg` and `?arg` record an argument's Display or Debug under its own name.
+    if input.peek(Token![%]) || input.peek(Token![?]) {
+        let display = input.peek(Token![%]);
+        if display {
+            input.parse::<Token![%]>()?;
+        } else {
+            input.parse::<Token![?]>()?;
+        }
+        let ident: Ident = input.parse()?;
+        let key = AttrKey {
+            text: ident.unraw().to_string(),
+            span: ident.span(),
+        };
+        let expr = ident_expr(&ident);
+        let value = if display {
+            AttrValue::Display(expr)
+        } else {
+            AttrValue::Debug(expr)
+        };
+        return Ok(AttrSpec {
+            key,
+            value,
+            argument: Some(ident),
+        });
+    }
+
+    let (key, single_ident) = parse_attr_key(input)?;
+    if input.peek(Token![=]) {
+        input.parse::<Token![=]>()?;
+        let value = if input.peek(Token![%]) {
+            input.parse::<Token![%]>()?;
+            AttrValue::Display(input.parse()?)
+        } else if input.peek(Token![?]) {
+            input.parse::<Token![?]>()?;
+            AttrValue::Debug(input.parse()?)
+        } else {
+            AttrValue::Typed(input.parse()?)
+        };
+        return Ok(AttrSpec {
+            key,
+            value,
+            argument: None,
+        });
+    }
+    match single_ident {
+        Some(ident) => Ok(AttrSpec {
+            key,
+            value: AttrValue::Typed(ident_expr(&ident)),
+            argument: Some(ident),
+        }),
+        None => Err(syn::Error::new(
+            key.span,
+            format!(
+                "expected `=` and a value after the attribute key `{}`",
+                key.text
+            ),
+        )),
+    }
+}
+
+/// Parses `ident`, `a.b.c` (any identifiers, keywords included) or `"literal"`. Returns the key
+/// and, when the key is one plain identifier, that identifier (an argument name candidate).
+fn parse_attr_key(input: ParseStream<'_>) -> syn::Result<(AttrKey, Option<Ident>)> {
+    if input.peek(LitStr) {
+        let literal: LitStr = input.parse()?;
+        let text = literal.value();
+        if text.trim().is_empty() {
+            return Err(syn::Error::new(
+                literal.span(),
+                "an attribute key must not be empty",
+            ));
+        }
+        return Ok((
+            AttrKey {
+                text,
+                span: literal.span(),
+            },
+            None,
+        ));
+    }
+    let first = Ident::parse_any(input).map_err(|error| {
+        syn::Error::new(
+            error.span(),
+            "expected an attribute key: an identifier, a dotted name such as \
+             `db.collection.name`, or a string literal",
+        )
+    })?;
+    let mut text = first.unraw().to_string();
+    let mut span = first.span();
+    let mut dotted = false;
+    while input.peek(Token![.]) {
+        input.parse::<Token![.]>()?;
+        let part = Ident::parse_any(input)?;
+        text.push('.');
+        text.push_str(&part.unraw().to_string());
+        span = span.join(part.span()).unwrap_or(span);
+        dotted = true;
+    }
+    let single = (!dotted).then_some(first);
+    Ok((AttrKey { text, span }, single))
+}
+
+fn ident_expr(ident: &Ident) -> Expr {
+    Expr::Path(syn::ExprPath {
+        attrs: Vec::new(),
+        qself: None,
+        path: Path::from(ident.clone()),
+    })
+}
+
+/// Skips tokens up to, not including, the next top-level comma.
+fn skip_to_comma(input: ParseStream<'_>) {
+    while !input.is_empty() && !input.peek(Token![,]) {
+        if input.parse::<TokenTree>().is_err() {
+            break;
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! The `#[traced]` attribute macro of t4dm-trace.
+//!
+//! Use it through `t4dm_trace_runtime::traced`: this crate only generates code, and the code it
+//! generates calls into `t4dm-trace-runtime`, whose documentation describes every option.
+
+mod args;
+mod errors;
+mod expand;
+mod item;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use proc_macro::TokenStream;
+
+/// Records an OpenTelemetry span around every call of the annotated function.
+///
+/// See `t4dm_trace_runtime::traced` for the options and examples.
+#[proc_macro_attribute]
+pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item = proc_macro2::TokenStream::from(item);
+    match traced_impl(args.into(), item.clone()) {
+        Ok(expanded) => expanded.into(),
+        Err(error) => {
+            // Emit the user's function unchanged beside the errors, so that the rest of the crate
+            // still type-checks and rust-analyzer keeps working on the body.
+            let mut out = item;
+            out.extend(error.into_compile_error());
+            out.into()
+        }
+    }
+}
+
+/// Parse, validate, expand.
+fn traced_impl(
+    args: proc_macro2::TokenStream,
+    item: proc_macro2::TokenStream,
+) -> syn::Result<proc_macro2::TokenStream> {
+    let mut errors = errors::Errors::default();
+    let args = args::TracedArgs::parse(args, &mut errors);
+    let item = match item::parse_item(item) {
+        Ok(item) => item,
+        Err(error) => {
+            errors.push_syn(error);
+            return Err(errors.finish().expect_err("an error was just pushed"));
+        }
+    };
+    validate::validate(&args, &item, &mut errors);
+    errors.finish()?;
+    Ok(expand::expand(args, item))
+}

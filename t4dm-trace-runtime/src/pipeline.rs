@@ -1,0 +1,411 @@
+//! The batch pipeline: a span processor that hands finished spans to an export thread.
+//!
+//! Why not the SDK's `BatchSpanProcessor`: its fixed 2,048-slot queue drops a third of the spans
+//! of two threads in a tight loop, a queue large enough to keep them preallocates every slot, it
+//! counts drops only at shutdown, and it runs `block_on(export)` on a thread without a runtime,
+//! which deadlocks or panics with tonic and async clients. Here:
+//!
+//! - the caller's thread pushes onto a lock-free channel that grows in small blocks, checks a
+//!   bound, and wakes the export thread once per full batch (never per span);
+//! - the export thread owns the exporter and a small current-thread tokio runtime of its own,
+//!   so export never depends on, blocks or deadlocks the application's runtime, or its absence;
+//! - every span is counted: exported, failed (its batch's export failed) or dropped (queue
+//!   full, or still queued when shutdown gave up).
+
+use crate::config::BatchSettings;
+use crate::error::InitError;
+use opentelemetry::Context;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, mpsc};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+/// The counts of one pipeline. `created == exported + failed + dropped + queued`.
+#[derive(Debug, Default)]
+pub(crate) struct PipelineCounters {
+    /// Spans placed on the queue.
+    accepted: AtomicU64,
+    /// Spans the export thread has taken off the queue.
+    taken: AtomicU64,
+    exported: AtomicU64,
+    failed: AtomicU64,
+    dropped: AtomicU64,
+    export_failures: AtomicU64,
+    /// Set when shutdown gave up waiting: what is still queued counts as dropped.
+    abandoned: AtomicBool,
+}
+
+/// A snapshot of one pipeline's counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct PipelineSnapshot {
+    pub(crate) created: u64,
+    pub(crate) exported: u64,
+    pub(crate) failed: u64,
+    pub(crate) dropped: u64,
+    pub(crate) queued: u64,
+    pub(crate) export_failures: u64,
+}
+
+impl PipelineCounters {
+    pub(crate) fn snapshot(&self) -> PipelineSnapshot {
+        let exported = self.exported.load(Relaxed);
+        let failed = self.failed.load(Relaxed);
+        let accepted = self.accepted.load(Relaxed);
+        let mut dropped = self.dropped.load(Relaxed);
+        let mut queued = accepted.saturating_sub(exported + failed);
+        if self.abandoned.load(Relaxed) {
+            dropped += queued;
+            queued = 0;
+        }
+        PipelineSnapshot {
+            created: accepted + self.dropped.load(Relaxed),
+            exported,
+            failed,
+            dropped,
+            queued,
+            export_failures: self.export_failures.load(Relaxed),
+        }
+    }
+}
+
+enum Control {
+    Flush(mpsc::SyncSender<OTelSdkResult>),
+    Shutdown {
+        deadline: Instant,
+        done: mpsc::SyncSender<OTelSdkResult>,
+    },
+}
+
+/// The caller's side of the pipeline, shared by the span processor the provider owns and the
+/// runtime, which shuts every pipeline down against one deadline.
+#[derive(Debug)]
+pub(crate) struct Pipeline {
+    name: &'static str,
+    spans: mpsc::Sender<SpanData>,
+    control: mpsc::Sender<Control>,
+    worker: Thread,
+    counters: Arc<PipelineCounters>,
+    wake_requested: Arc<AtomicBool>,
+    closed: AtomicBool,
+    max_queue_size: u64,
+    max_export_batch_size: u64,
+    export_timeout: Duration,
+}
+
+impl Pipeline {
+    /// Starts the export thread for `exporter`. `build` runs inside the thread's runtime, so
+    /// exporters that need a tokio reactor at construction (tonic) get one.
+    pub(crate) fn spawn<E, B>(
+        name: &'static str,
+        settings: BatchSettings,
+        build: B,
+    ) -> Result<Arc<Pipeline>, InitError>
+    where
+        E: SpanExporter + 'static,
+        B: FnOnce() -> Result<E, InitError>,
+    {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .thread_name(format!("t4dm-trace-{name}"))
+            .build()
+            .map_err(|source| InitError::ExportThread {
+                exporter: name,
+                source,
+            })?;
+        let exporter = {
+            let _entered = runtime.enter();
+            build()?
+        };
+        let (span_sender, span_receiver) = mpsc::channel();
+        let (control_sender, control_receiver) = mpsc::channel();
+        let counters = Arc::new(PipelineCounters::default());
+        let wake_requested = Arc::new(AtomicBool::new(false));
+        let worker = Worker {
+            name,
+            exporter,
+            runtime,
+            spans: span_receiver,
+            control: control_receiver,
+            counters: Arc::clone(&counters),
+            wake_requested: Arc::clone(&wake_requested),
+            settings,
+            batch: Vec::with_capacity(settings.max_export_batch_size),
+            warned_drops: false,
+        };
+        let handle = std::thread::Builder::new()
+            .name(format!("t4dm-trace-{name}"))
+            .spawn(move || worker.run())
+            .map_err(|source| InitError::ExportThread {
+                exporter: name,
+                source,
+            })?;
+        Ok(Arc::new(Pipeline {
+            name,
+            spans: span_sender,
+            control: control_sender,
+            worker: handle.thread().clone(),
+            counters,
+            wake_requested,
+            closed: AtomicBool::new(false),
+            max_queue_size: settings.max_queue_size as u64,
+            max_export_batch_size: settings.max_export_batch_size as u64,
+            export_timeout: settings.export_timeout,
+        }))
+    }
+
+    pub(crate) fn counters(&self) -> Arc<PipelineCounters> {
+        Arc::clone(&self.counters)
+    }
+
+    pub(crate) fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn request(&self, control: Control) -> bool {
+        let sent = self.control.send(control).is_ok();
+        self.worker.unpark();
+        sent
+    }
+}
+
+impl Pipeline {
+    fn on_end(&self, span: SpanData) {
+        if !span.span_context.is_sampled() {
+            return;
+        }
+        let counters = &*self.counters;
+        if self.closed.load(Relaxed) {
+            counters.dropped.fetch_add(1, Relaxed);
+            return;
+        }
+        let pending = counters
+            .accepted
+            .load(Relaxed)
+            .saturating_sub(counters.taken.load(Relaxed));
+        if pending >= self.max_queue_size {
+            counters.dropped.fetch_add(1, Relaxed);
+            self.wake();
+            return;
+        }
+        if self.spans.send(span).is_err() {
+            counters.dropped.fetch_add(1, Relaxed);
+            return;
+        }
+        counters.accepted.fetch_add(1, Relaxed);
+        if pending + 1 >= self.max_export_batch_size {
+            self.wake();
+        }
+    }
+
+    pub(crate) fn force_flush(&self) -> OTelSdkResult {
+        let (done, result) = mpsc::sync_channel(1);
+        if !self.request(Control::Flush(done)) {
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        result
+            .recv_timeout(self.export_timeout)
+            .unwrap_or(Err(OTelSdkError::Timeout(self.export_timeout)))
+    }
+
+    /// Asks the export thread to export everything and stop by `deadline`. New spans are
+    /// dropped (and counted) from now on. `None` if shutdown was already requested.
+    pub(crate) fn begin_shutdown(&self, deadline: Instant) -> Option<PendingShutdown> {
+        if self.closed.swap(true, Relaxed) {
+            return None;
+        }
+        let (done, result) = mpsc::sync_channel(1);
+        self.request(Control::Shutdown { deadline, done });
+        Some(PendingShutdown {
+            result,
+            deadline,
+            counters: Arc::clone(&self.counters),
+        })
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        match self.begin_shutdown(Instant::now() + timeout) {
+            Some(pending) => pending.wait(),
+            None => Ok(()),
+        }
+    }
+
+    /// Wakes the export thread, at most once until it next goes to sleep: the only system
+    /// call the caller's thread can make, once per batch.
+    fn wake(&self) {
+        if !self.wake_requested.load(Relaxed) && !self.wake_requested.swap(true, Relaxed) {
+            self.worker.unpark();
+        }
+    }
+}
+
+/// A shutdown under way; see [`Pipeline::begin_shutdown`].
+pub(crate) struct PendingShutdown {
+    result: mpsc::Receiver<OTelSdkResult>,
+    deadline: Instant,
+    counters: Arc<PipelineCounters>,
+}
+
+impl PendingShutdown {
+    /// Waits until the export thread is done or the deadline passes; then, whatever is still
+    /// queued counts as dropped.
+    pub(crate) fn wait(self) -> OTelSdkResult {
+        let timeout = self.deadline.saturating_duration_since(Instant::now());
+        match self.result.recv_timeout(timeout) {
+            Ok(result) => result,
+            Err(_) => {
+                self.counters.abandoned.store(true, Relaxed);
+                Err(OTelSdkError::Timeout(timeout))
+            }
+        }
+    }
+}
+
+/// The span processor the tracer provider owns.
+#[derive(Debug)]
+pub(crate) struct BatchProcessor(pub(crate) Arc<Pipeline>);
+
+impl SpanProcessor for BatchProcessor {
+    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
+
+    fn on_end(&self, span: SpanData) {
+        self.0.on_end(span);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.0.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+}
+
+/// The export thread's side.
+struct Worker<E> {
+    name: &'static str,
+    exporter: E,
+    runtime: tokio::runtime::Runtime,
+    spans: mpsc::Receiver<SpanData>,
+    control: mpsc::Receiver<Control>,
+    counters: Arc<PipelineCounters>,
+    wake_requested: Arc<AtomicBool>,
+    settings: BatchSettings,
+    batch: Vec<SpanData>,
+    warned_drops: bool,
+}
+
+impl<E: SpanExporter> Worker<E> {
+    fn run(mut self) {
+        // The exporter's own HTTP/gRPC stack must not produce spans that feed back into us.
+        let _suppressed = Context::enter_telemetry_suppressed_scope();
+        let mut next_export = Instant::now() + self.settings.scheduled_delay;
+        loop {
+            self.take_queued(Instant::now() + self.settings.export_timeout);
+            match self.control.try_recv() {
+                Ok(Control::Flush(done)) => {
+                    let result = self.export_everything(Instant::now() + self.settings.export_timeout);
+                    let _ = done.send(result);
+                    next_export = Instant::now() + self.settings.scheduled_delay;
+                }
+                Ok(Control::Shutdown { deadline, done }) => {
+                    let result = self.export_everything(deadline);
+                    let remaining = deadline.saturating_duration_since(Instant::now());
+                    let shutdown = self.exporter.shutdown_with_timeout(remaining);
+                    let _ = done.send(result.and(shutdown));
+                    return;
+                }
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    // The processor was dropped without a shutdown: export what is left.
+                    let _ = self.export_everything(Instant::now() + self.settings.export_timeout);
+                    let _ = self.exporter.shutdown();
+                    return;
+                }
+                Err(mpsc::TryRecvError::Empty) => {}
+            }
+            let now = Instant::now();
+            if now >= next_export {
+                if !self.batch.is_empty() {
+                    let _ = self.export_batch(now + self.settings.export_timeout);
+                }
+                next_export = now + self.settings.scheduled_delay;
+            }
+            self.warn_about_drops();
+            self.wake_requested.store(false, Relaxed);
+            if self.queue_is_empty() {
+                std::thread::park_timeout(next_export.saturating_duration_since(Instant::now()));
+            }
+        }
+    }
+
+    fn queue_is_empty(&self) -> bool {
+        self.counters.accepted.load(Relaxed) <= self.counters.taken.load(Relaxed)
+    }
+
+    /// Moves queued spans into the batch, exporting each batch that fills.
+    fn take_queued(&mut self, deadline: Instant) {
+        let mut taken = 0;
+        while let Ok(span) = self.spans.try_recv() {
+            self.batch.push(span);
+            taken += 1;
+            if self.batch.len() >= self.settings.max_export_batch_size {
+                self.counters.taken.fetch_add(taken, Relaxed);
+                taken = 0;
+                let _ = self.export_batch(deadline);
+            }
+        }
+        self.counters.taken.fetch_add(taken, Relaxed);
+    }
+
+    fn export_everything(&mut self, deadline: Instant) -> OTelSdkResult {
+        self.take_queued(deadline);
+        if self.batch.is_empty() {
+            Ok(())
+        } else {
+            self.export_batch(deadline)
+        }
+    }
+
+    fn export_batch(&mut self, deadline: Instant) -> OTelSdkResult {
+        let batch = std::mem::replace(
+            &mut self.batch,
+            Vec::with_capacity(self.settings.max_export_batch_size),
+        );
+        let count = batch.len() as u64;
+        let timeout = self
+            .settings
+            .export_timeout
+            .min(deadline.saturating_duration_since(Instant::now()));
+        let exporter = &self.exporter;
+        let result = self
+            .runtime
+            .block_on(async { tokio::time::timeout(timeout, exporter.export(batch)).await })
+            .unwrap_or(Err(OTelSdkError::Timeout(timeout)));
+        if self.counters.abandoned.load(Relaxed) {
+            return result;
+        }
+        match &result {
+            Ok(()) => {
+                self.counters.exported.fetch_add(count, Relaxed);
+            }
+            Err(_) => {
+                self.counters.failed.fetch_add(count, Relaxed);
+                self.counters.export_failures.fetch_add(1, Relaxed);
+            }
+        }
+        result
+    }
+
+    /// Says once, from this thread (never the caller's), that spans are being dropped.
+    fn warn_about_drops(&mut self) {
+        if !self.warned_drops && self.counters.dropped.load(Relaxed) > 0 {
+            self.warned_drops = true;
+            eprintln!(
+                "t4dm-trace: the {} export queue is full ({} spans); new spans are being dropped \
+                 and counted (see `tracing_stats()`)",
+                self.name, self.settings.max_queue_size
+            );
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! What `#[traced]` expansions call. Not public API: it may change in any release.
+
+pub use crate::error_info::{ErrorInfo, probe};
+pub use crate::instrument::{
+    PendingSpan, SpanStart, enter, run, run_async, run_async_result, run_result, span,
+};
+pub use opentelemetry::trace::SpanKind;

@@ -1,0 +1,131 @@
+//! Test support (feature `testing`): the spans that a closure or a future finished.
+//!
+//! The first capture in a process installs a test provider that records every span, unless
+//! `init_tracing` ran before (then its provider also feeds the capture). Captures are safe when
+//! tests run in parallel: each one sees only the spans started while its closure or future was
+//! running on its task, however many other tests are tracing at the same time.
+
+use opentelemetry::trace::{Span as _, SpanId, TraceId};
+use opentelemetry::{Context, context::FutureExt as _};
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, Span, SpanData, SpanProcessor};
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Runs `body` and returns its result with the spans that ended inside it, in the order they
+/// ended.
+///
+/// # Example
+///
+/// ```
+/// use t4dm_trace_runtime::{testing::capture, traced};
+///
+/// #[traced("episodic.recall")]
+/// fn recall() -> usize {
+///     3
+/// }
+///
+/// let (found, spans) = capture(recall);
+/// assert_eq!(found, 3);
+/// assert_eq!(spans[0].name, "episodic.recall");
+/// ```
+pub fn capture<R>(body: impl FnOnce() -> R) -> (R, Vec<SpanData>) {
+    let sink = start_capture();
+    let result = {
+        let _attached = Context::current_with_value(CaptureMarker(Arc::clone(&sink))).attach();
+        body()
+    };
+    (result, sink.take())
+}
+
+/// Awaits `future` and returns its output with the spans that ended inside it, in the order
+/// they ended.
+pub async fn capture_async<F: Future>(future: F) -> (F::Output, Vec<SpanData>) {
+    let sink = start_capture();
+    let cx = Context::current_with_value(CaptureMarker(Arc::clone(&sink)));
+    let output = future.with_context(cx).await;
+    (output, sink.take())
+}
+
+fn start_capture() -> Arc<Sink> {
+    crate::init::install_capture_runtime();
+    Arc::new(Sink::default())
+}
+
+#[derive(Debug, Default)]
+struct Sink {
+    spans: Mutex<Vec<SpanData>>,
+}
+
+impl Sink {
+    fn take(&self) -> Vec<SpanData> {
+        std::mem::take(&mut *self.spans.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// Marks the context of a capture, so that spans started under it are collected for it.
+#[derive(Debug, Clone)]
+struct CaptureMarker(Arc<Sink>);
+
+/// Collects spans for the capture whose context they started in.
+#[derive(Debug, Default)]
+pub(crate) struct CaptureProcessor {
+    started: Mutex<HashMap<(TraceId, SpanId), Arc<Sink>>>,
+}
+
+impl SpanProcessor for CaptureProcessor {
+    fn on_start(&self, span: &mut Span, cx: &Context) {
+        // An explicit parent (`parent = ..`) is not the capture's context; the current one is.
+        let sink = cx
+            .get::<CaptureMarker>()
+            .map(|marker| Arc::clone(&marker.0))
+            .or_else(|| {
+                Context::map_current(|current| {
+                    current
+                        .get::<CaptureMarker>()
+                        .map(|marker| Arc::clone(&marker.0))
+                })
+            });
+        if let Some(sink) = sink {
+            let context = span.span_context();
+            self.started
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert((context.trace_id(), context.span_id()), sink);
+        }
+    }
+
+    fn on_end(&self, span: SpanData) {
+        let key = (span.span_context.trace_id(), span.span_context.span_id());
+        let sink = self
+            .started
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&key);
+        if let Some(sink) = sink {
+            sink.spans
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(span);
+        }
+    }
+
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(
+        &self,
+        _timeout: std::time::Duration,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+}
+
+/// A provider that records every span and only feeds captures.
+pub(crate) fn capture_provider() -> SdkTracerProvider {
+    SdkTracerProvider::builder()
+        .with_sampler(Sampler::AlwaysOn)
+        .with_span_processor(CaptureProcessor::default())
+        .build()
+}

@@ -1,0 +1,1 @@
+//! Compile-pass and compile-fail cases of `#[traced]`, run by trybuild.
