@@ -102,7 +102,8 @@ pub use init::{
 };
 pub use instrument::{EnteredSpan, ParentContext, TracedFuture};
 pub use span::{
-    TraceSpan, add_span_attribute, add_span_event, current_trace_id, record_error, trace_span,
+    TraceSpan, add_span_attribute, add_span_event, current_trace_id, record_error,
+    set_span_error, trace_span,
 };
 pub use value::{SpanArrayElement, SpanValue};
 
