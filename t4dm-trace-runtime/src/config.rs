@@ -1015,7 +1015,18 @@ fn parse_key_values(name: &'static str, text: &str) -> Result<Vec<(String, Strin
     Ok(pairs)
 }
 
+/// Strict percent-decoding: a `%` must start an escape of two hex digits, and the result UTF-8.
 fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let well_formed = bytes.iter().enumerate().all(|(index, byte)| {
+        *byte != b'%'
+            || bytes
+                .get(index + 1..index + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    });
+    if !well_formed {
+        return None;
+    }
     percent_encoding::percent_decode_str(text)
         .decode_utf8()
         .ok()
