@@ -579,13 +579,16 @@ fn read_dotenv() -> Result<HashMap<String, String>, InitError> {
     Ok(values)
 }
 
+/// A variable lookup: the process environment, `.env`, or a test's map.
+type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 /// The environment as one lookup function, with the specification's parsing rules.
 struct Env<'a> {
-    lookup: Option<&'a dyn Fn(&str) -> Option<String>>,
+    lookup: Option<Lookup<'a>>,
 }
 
 impl<'a> Env<'a> {
-    fn new(lookup: &'a dyn Fn(&str) -> Option<String>) -> Self {
+    fn new(lookup: Lookup<'a>) -> Self {
         Env {
             lookup: Some(lookup),
         }
@@ -724,66 +727,17 @@ fn resolve_fields(
         .unwrap_or_else(|| T4DM_OTEL_SERVICE_NAME_DEFAULT.to_owned());
     let service_version = builder.service_version.or(resource_service_version);
 
-    let exporters = match env.get(OTEL_TRACES_EXPORTER) {
-        Some(text) => Some(parse_exporters(&text)?),
-        None => None,
-    };
-    let listed = |name: ExporterName| exporters.as_ref().is_some_and(|list| list.contains(&name));
-
-    let endpoint = match builder.endpoint {
-        Some(endpoint) => Some((
-            Cow::Borrowed("TracingConfigBuilder::with_endpoint"),
-            endpoint,
-            EndpointSource::Address,
-        )),
-        None => [
-            (T4DM_OTEL_ENDPOINT, EndpointSource::Address),
-            (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, EndpointSource::Exact),
-            (OTEL_EXPORTER_OTLP_ENDPOINT, EndpointSource::Base),
-        ]
-        .into_iter()
-        .find_map(|(name, source)| {
-            env.get(name)
-                .map(|value| (Cow::Borrowed(name), value, source))
-        }),
-    };
-    let explicit_endpoint = endpoint.as_ref().is_some_and(|(setting, _, _)| {
-        *setting != OTEL_EXPORTER_OTLP_ENDPOINT && *setting != OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
-    });
-
-    let console = match builder.console {
-        Some(console) => console,
-        None => match env.bool(T4DM_OTEL_CONSOLE)? {
-            Some(console) => console,
-            None => {
-                listed(ExporterName::Console)
-                    || (builder.development_defaults && endpoint.is_none())
-            }
-        },
-    };
-
-    let wants_otlp = explicit_endpoint
-        || listed(ExporterName::Otlp)
-        || (exporters.is_none() && (endpoint.is_some() || !console));
-    let otlp = if wants_otlp {
-        Some(resolve_otlp(endpoint, builder.protocol, env)?)
-    } else {
-        None
-    };
-
-    let zipkin = if listed(ExporterName::Zipkin) {
-        let endpoint = env
-            .get(OTEL_EXPORTER_ZIPKIN_ENDPOINT)
-            .unwrap_or_else(|| OTEL_EXPORTER_ZIPKIN_ENDPOINT_DEFAULT.to_owned());
-        Some(ZipkinSettings {
-            endpoint,
-            timeout: env
-                .millis(OTEL_EXPORTER_ZIPKIN_TIMEOUT)?
-                .unwrap_or(OTEL_EXPORTER_OTLP_TIMEOUT_DEFAULT),
-        })
-    } else {
-        None
-    };
+    let Exporters {
+        console,
+        otlp,
+        zipkin,
+    } = resolve_exporters(
+        builder.endpoint,
+        builder.console,
+        builder.protocol,
+        builder.development_defaults,
+        env,
+    )?;
 
     let sampler = match builder.sampler {
         Some(sampler) => sampler,
@@ -806,6 +760,87 @@ fn resolve_fields(
     })
 }
 
+/// The exporters chosen, each with its settings.
+struct Exporters {
+    console: bool,
+    otlp: Option<OtlpSettings>,
+    zipkin: Option<ZipkinSettings>,
+}
+
+/// Which exporters run: the builder's endpoint and console switch, then `T4DM_*`, then
+/// `OTEL_TRACES_EXPORTER` and the OTLP endpoint variables; OTLP when nothing else is chosen.
+fn resolve_exporters(
+    builder_endpoint: Option<String>,
+    builder_console: Option<bool>,
+    builder_protocol: Option<Protocol>,
+    development_defaults: bool,
+    env: &Env<'_>,
+) -> Result<Exporters, InitError> {
+    let exporters = match env.get(OTEL_TRACES_EXPORTER) {
+        Some(text) => Some(parse_exporters(&text)?),
+        None => None,
+    };
+    let listed = |name: ExporterName| exporters.as_ref().is_some_and(|list| list.contains(&name));
+
+    let endpoint = match builder_endpoint {
+        Some(endpoint) => Some((
+            Cow::Borrowed("TracingConfigBuilder::with_endpoint"),
+            endpoint,
+            EndpointSource::Address,
+        )),
+        None => [
+            (T4DM_OTEL_ENDPOINT, EndpointSource::Address),
+            (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, EndpointSource::Exact),
+            (OTEL_EXPORTER_OTLP_ENDPOINT, EndpointSource::Base),
+        ]
+        .into_iter()
+        .find_map(|(name, source)| {
+            env.get(name)
+                .map(|value| (Cow::Borrowed(name), value, source))
+        }),
+    };
+    let explicit_endpoint = endpoint.as_ref().is_some_and(|(setting, _, _)| {
+        *setting != OTEL_EXPORTER_OTLP_ENDPOINT && *setting != OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+    });
+
+    let console = match builder_console {
+        Some(console) => console,
+        None => match env.bool(T4DM_OTEL_CONSOLE)? {
+            Some(console) => console,
+            None => listed(ExporterName::Console) || (development_defaults && endpoint.is_none()),
+        },
+    };
+
+    let wants_otlp = explicit_endpoint
+        || listed(ExporterName::Otlp)
+        || (exporters.is_none() && (endpoint.is_some() || !console));
+    let otlp = if wants_otlp {
+        Some(resolve_otlp(endpoint, builder_protocol, env)?)
+    } else {
+        None
+    };
+
+    let zipkin = if listed(ExporterName::Zipkin) {
+        let endpoint = env
+            .get(OTEL_EXPORTER_ZIPKIN_ENDPOINT)
+            .unwrap_or_else(|| OTEL_EXPORTER_ZIPKIN_ENDPOINT_DEFAULT.to_owned());
+        Some(ZipkinSettings {
+            endpoint,
+            timeout: env
+                .millis(OTEL_EXPORTER_ZIPKIN_TIMEOUT)?
+                .unwrap_or(OTEL_EXPORTER_OTLP_TIMEOUT_DEFAULT),
+        })
+    } else {
+        None
+    };
+
+    Ok(Exporters {
+        console,
+        otlp,
+        zipkin,
+    })
+}
+
 fn resolve_otlp(
     endpoint: Option<(Cow<'static, str>, String, EndpointSource)>,
     builder_protocol: Option<Protocol>,
@@ -825,8 +860,8 @@ fn resolve_otlp(
             None => None,
         },
     };
-    let (setting, endpoint, protocol) = match endpoint {
-        Some((setting, value, source)) => {
+    let (setting, endpoint, protocol) = if let Some((setting, value, source)) = endpoint {
+        {
             let uri: Option<http::Uri> = value.trim().parse().ok();
             let protocol = protocol.unwrap_or_else(|| infer_protocol(uri.as_ref()));
             let endpoint = match (protocol, source) {
@@ -842,7 +877,8 @@ fn resolve_otlp(
             };
             (setting, endpoint, protocol)
         }
-        None => {
+    } else {
+        {
             let protocol = protocol.unwrap_or(Protocol::Grpc);
             let endpoint = match protocol {
                 Protocol::Grpc => DEFAULT_GRPC_ENDPOINT.to_owned(),

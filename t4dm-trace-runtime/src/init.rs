@@ -32,6 +32,10 @@ pub(crate) struct TracingRuntime {
 }
 
 /// Whether tracing is on: one relaxed atomic load.
+#[expect(
+    clippy::inline_always,
+    reason = "the disabled path must be a load and a branch in the user's function"
+)]
 #[inline(always)]
 pub(crate) fn is_enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
@@ -73,6 +77,10 @@ pub(crate) fn tracer() -> Option<&'static SdkTracer> {
 /// # Ok(())
 /// # }
 /// ```
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "the configuration is handed over once, at start-up, as builders hand over values"
+)]
 pub fn init_tracing(config: TracingConfig) -> Result<TracingGuard, InitError> {
     config.validate()?;
     let _serialised = INIT

@@ -5,7 +5,11 @@ use t4dm_trace_runtime::opentelemetry::trace::{SpanId, Status};
 use t4dm_trace_runtime::opentelemetry::{Key, Value};
 use t4dm_trace_runtime::opentelemetry_sdk::trace::SpanData;
 
-/// The one span named `name`; panics (failing the test) when there is none or several.
+/// The one span named `name`.
+///
+/// # Panics
+///
+/// When there is no span of that name, or several: the test fails with the names present.
 #[must_use]
 pub fn span<'a>(spans: &'a [SpanData], name: &str) -> &'a SpanData {
     let mut found = spans.iter().filter(|span| span.name == name);

@@ -112,7 +112,7 @@ fn ignored() -> Result<(), StorageError> {
 
 #[test]
 fn err_forces_recording_for_aliases_and_err_false_turns_it_off() {
-    let (_, spans) = capture(|| {
+    let ((), spans) = capture(|| {
         let _ = with_alias();
         let _ = with_unseen_alias();
         let _ = ignored();
@@ -174,7 +174,7 @@ fn boxed() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 
 #[test]
 fn errors_that_are_only_debug_or_boxed_still_work() {
-    let (_, spans) = capture(|| {
+    let ((), spans) = capture(|| {
         let _ = only_debug();
         let _ = boxed();
     });

@@ -430,7 +430,7 @@ mcp.recall_episodes (235ms) SERVER
             vec![KeyValue::new("exception.type", "std::io::Error")],
             0,
         ));
-        futures_executor_block_on(exporter.export(vec![child]));
+        futures_executor_block_on(exporter.export(vec![child])).unwrap();
         assert!(
             output.0.lock().unwrap().is_empty(),
             "drawn before its root ended"
@@ -443,7 +443,8 @@ mcp.recall_episodes (235ms) SERVER
             0,
             4,
             vec![],
-        )]));
+        )]))
+        .unwrap();
         let text = String::from_utf8(output.0.lock().unwrap().clone()).unwrap();
         assert!(
             text.contains("└─ store.put (2.0ms) CLIENT ✗ error: disk full"),

@@ -49,3 +49,57 @@ pub(crate) fn spawn_network_pipelines(
     let _ = resource;
     Ok(())
 }
+
+#[cfg(feature = "zipkin")]
+// opentelemetry-zipkin is marked deprecated upstream in favour of Zipkin's own OTLP intake;
+// it is still the maintained encoder of Zipkin's v2 JSON, which older Zipkin servers need.
+#[allow(deprecated)]
+fn zipkin_pipeline(
+    settings: &crate::config::ZipkinSettings,
+    batch: crate::config::BatchSettings,
+    resource: &Resource,
+) -> Result<Arc<Pipeline>, InitError> {
+    use opentelemetry_sdk::trace::SpanExporter as _;
+    let settings = settings.clone();
+    let resource = resource.clone();
+    Pipeline::spawn("zipkin", batch, move || {
+        let mut exporter = opentelemetry_zipkin::ZipkinExporter::builder()
+            .with_collector_endpoint(settings.endpoint.clone())
+            .with_http_client(http_client("zipkin", Some(settings.timeout))?)
+            .build()
+            .map_err(|source| InitError::Exporter {
+                exporter: "zipkin",
+                source: Box::new(source),
+            })?;
+        exporter.set_resource(&resource);
+        Ok(exporter)
+    })
+}
+
+/// reqwest with rustls on ring and the webpki roots, as tonic's TLS uses: no OpenSSL and no
+/// aws-lc build.
+#[cfg(any(feature = "otlp", feature = "zipkin"))]
+fn http_client(
+    exporter: &'static str,
+    timeout: Option<std::time::Duration>,
+) -> Result<reqwest::Client, InitError> {
+    let client_error =
+        |source: Box<dyn std::error::Error + Send + Sync>| InitError::Exporter { exporter, source };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|error| client_error(Box::new(error)))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let mut builder = reqwest::Client::builder().tls_backend_preconfigured(tls);
+    if let Some(timeout) = timeout {
+        builder = builder.timeout(timeout);
+    }
+    builder
+        .build()
+        .map_err(|error| client_error(Box::new(error)))
+}

@@ -78,7 +78,7 @@ fn build(settings: &OtlpSettings) -> Result<opentelemetry_otlp::SpanExporter, In
                 .with_endpoint(settings.endpoint.clone())
                 .with_timeout(settings.timeout)
                 .with_headers(settings.headers.iter().cloned().collect())
-                .with_http_client(http_client()?);
+                .with_http_client(super::http_client("otlp", None)?);
             if let Some(Compression::Gzip) = settings.compression {
                 builder = builder.with_compression(opentelemetry_otlp::Compression::Gzip);
             }
@@ -93,26 +93,4 @@ fn invalid_header(text: &str) -> InitError {
         text,
         "header names and values that HTTP/2 metadata accepts",
     )
-}
-
-/// reqwest with rustls on ring and the webpki roots: no OpenSSL, no aws-lc build.
-fn http_client() -> Result<reqwest::Client, InitError> {
-    let client_error = |source: Box<dyn std::error::Error + Send + Sync>| InitError::Exporter {
-        exporter: "otlp",
-        source,
-    };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|error| client_error(Box::new(error)))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .build()
-        .map_err(|error| client_error(Box::new(error)))
 }
