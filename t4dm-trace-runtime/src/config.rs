@@ -51,6 +51,11 @@ pub const OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_TRACES_
 pub const OTEL_EXPORTER_OTLP_HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
 /// Standard: headers for trace exports only.
 pub const OTEL_EXPORTER_OTLP_TRACES_HEADERS: &str = "OTEL_EXPORTER_OTLP_TRACES_HEADERS";
+/// Standard: a PEM file of CA certificates to trust for an `https` OTLP endpoint (besides the
+/// public web roots).
+pub const OTEL_EXPORTER_OTLP_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_CERTIFICATE";
+/// Standard: the trusted CA certificates for trace exports only.
+pub const OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE";
 /// Standard: the OTLP export timeout in milliseconds.
 pub const OTEL_EXPORTER_OTLP_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
 /// Standard: the OTLP trace export timeout in milliseconds.
@@ -87,7 +92,7 @@ pub const OTEL_BSP_SCHEDULE_DELAY_DEFAULT: Duration = Duration::from_secs(5);
 pub const OTEL_BSP_EXPORT_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
 /// The default queue bound. Larger than the specification's 2,048 because the queue grows on
 /// demand: memory is only used while a burst waits for export.
-pub const OTEL_BSP_MAX_QUEUE_SIZE_DEFAULT: usize = 65_536;
+pub const OTEL_BSP_MAX_QUEUE_SIZE_DEFAULT: usize = 131_072;
 /// The default batch size (the seed's 512).
 pub const OTEL_BSP_MAX_EXPORT_BATCH_SIZE_DEFAULT: usize = 512;
 /// How long shutdown waits for the last exports by default.
@@ -173,6 +178,8 @@ pub struct OtlpSettings {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) timeout: Duration,
     pub(crate) compression: Option<Compression>,
+    /// A PEM file of extra CA certificates, with the variable that named it.
+    pub(crate) certificate: Option<(&'static str, std::path::PathBuf)>,
 }
 
 impl OtlpSettings {
@@ -204,6 +211,12 @@ impl OtlpSettings {
     #[must_use]
     pub fn compression(&self) -> Option<Compression> {
         self.compression
+    }
+
+    /// The PEM file of extra trusted CA certificates, if any.
+    #[must_use]
+    pub fn certificate(&self) -> Option<&std::path::Path> {
+        self.certificate.as_ref().map(|(_, path)| path.as_path())
     }
 }
 
@@ -912,6 +925,12 @@ fn resolve_otlp(
         },
         None => None,
     };
+    let certificate = env
+        .first(&[
+            OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE,
+            OTEL_EXPORTER_OTLP_CERTIFICATE,
+        ])
+        .map(|(name, path)| (name, std::path::PathBuf::from(path)));
     Ok(OtlpSettings {
         endpoint,
         endpoint_setting: setting,
@@ -919,6 +938,7 @@ fn resolve_otlp(
         headers,
         timeout,
         compression,
+        certificate,
     })
 }
 

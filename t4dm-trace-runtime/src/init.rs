@@ -4,7 +4,7 @@
 //! it through one relaxed atomic (`is_enabled`) and, when enabled, one `OnceLock` load: no lock.
 
 use crate::config::{SamplerConfig, TracingConfig};
-use crate::error::{InitError, ShutdownError};
+use crate::error::{ExportError, InitError};
 use crate::exporter::ConsoleExporter;
 use crate::pipeline::{BatchProcessor, Pipeline};
 use opentelemetry::{InstrumentationScope, KeyValue};
@@ -111,9 +111,9 @@ pub fn init_tracing(config: TracingConfig) -> Result<TracingGuard, InitError> {
 ///
 /// # Errors
 ///
-/// [`ShutdownError::Timeout`] when queued spans could not all be exported in time (they are
-/// counted as dropped), [`ShutdownError::Export`] when the final export failed.
-pub fn shutdown_tracing() -> Result<(), ShutdownError> {
+/// [`ExportError::Timeout`] when queued spans could not all be exported in time (they are
+/// counted as dropped), [`ExportError::Export`] when the final export failed.
+pub fn shutdown_tracing() -> Result<(), ExportError> {
     let Some(runtime) = RUNTIME.get() else {
         return Ok(());
     };
@@ -135,11 +135,11 @@ pub fn shutdown_tracing() -> Result<(), ShutdownError> {
             && outcome.is_ok()
         {
             outcome = Err(match error {
-                opentelemetry_sdk::error::OTelSdkError::Timeout(_) => ShutdownError::Timeout {
+                opentelemetry_sdk::error::OTelSdkError::Timeout(_) => ExportError::Timeout {
                     timeout,
                     pending: 0,
                 },
-                other => ShutdownError::Export(other.to_string()),
+                other => ExportError::Failed(other.to_string()),
             });
         }
     }
@@ -148,12 +148,40 @@ pub fn shutdown_tracing() -> Result<(), ShutdownError> {
         // end from now on are not started or recorded.
         let _ = provider.shutdown_with_timeout(Duration::ZERO);
     }
-    if let Err(ShutdownError::Timeout { pending, .. }) = &mut outcome {
+    if let Err(ExportError::Timeout { pending, .. }) = &mut outcome {
         *pending = runtime
             .pipelines
             .iter()
             .map(|pipeline| pipeline.counters().snapshot().dropped)
             .sum();
+    }
+    outcome
+}
+
+/// Exports every span queued so far, waiting at most each exporter's export timeout
+/// (`OTEL_BSP_EXPORT_TIMEOUT`). Useful before a process is frozen (serverless) or in tests.
+///
+/// # Errors
+///
+/// [`ExportError::Timeout`] when an exporter did not finish in time, [`ExportError::Failed`]
+/// when an export failed.
+pub fn flush_tracing() -> Result<(), ExportError> {
+    let Some(runtime) = RUNTIME.get() else {
+        return Ok(());
+    };
+    let mut outcome = Ok(());
+    for pipeline in &runtime.pipelines {
+        if let Err(error) = pipeline.force_flush()
+            && outcome.is_ok()
+        {
+            outcome = Err(match error {
+                opentelemetry_sdk::error::OTelSdkError::Timeout(timeout) => ExportError::Timeout {
+                    timeout,
+                    pending: pipeline.counters().snapshot().queued,
+                },
+                other => ExportError::Failed(other.to_string()),
+            });
+        }
     }
     outcome
 }
@@ -172,7 +200,7 @@ impl TracingGuard {
     /// # Errors
     ///
     /// As [`shutdown_tracing`].
-    pub fn shutdown(self) -> Result<(), ShutdownError> {
+    pub fn shutdown(self) -> Result<(), ExportError> {
         shutdown_tracing()
     }
 }

@@ -1,5 +1,9 @@
-//! Integration tests of t4dm-trace live in `tests/`; this library holds their shared helpers:
-//! lookups into captured spans, so that each assertion reads as what it checks.
+//! Integration tests of t4dm-trace live in `tests/`; this library holds what they share:
+//! lookups into captured spans, so that each assertion reads as what it checks, and the
+//! loopback receivers that exports are checked against on the wire.
+
+pub mod driver;
+pub mod receiver;
 
 use t4dm_trace_runtime::opentelemetry::trace::{SpanId, Status};
 use t4dm_trace_runtime::opentelemetry::{Key, Value};

@@ -3,6 +3,8 @@
 mod console;
 #[cfg(feature = "otlp")]
 mod otlp;
+#[cfg(feature = "zipkin")]
+mod zipkin;
 
 pub use console::ConsoleExporter;
 
@@ -51,9 +53,6 @@ pub(crate) fn spawn_network_pipelines(
 }
 
 #[cfg(feature = "zipkin")]
-// opentelemetry-zipkin is marked deprecated upstream in favour of Zipkin's own OTLP intake;
-// it is still the maintained encoder of Zipkin's v2 JSON, which older Zipkin servers need.
-#[allow(deprecated)]
 fn zipkin_pipeline(
     settings: &crate::config::ZipkinSettings,
     batch: crate::config::BatchSettings,
@@ -63,14 +62,8 @@ fn zipkin_pipeline(
     let settings = settings.clone();
     let resource = resource.clone();
     Pipeline::spawn("zipkin", batch, move || {
-        let mut exporter = opentelemetry_zipkin::ZipkinExporter::builder()
-            .with_collector_endpoint(settings.endpoint.clone())
-            .with_http_client(http_client("zipkin", Some(settings.timeout))?)
-            .build()
-            .map_err(|source| InitError::Exporter {
-                exporter: "zipkin",
-                source: Box::new(source),
-            })?;
+        let client = http_client("zipkin", Some(settings.timeout), Vec::new())?;
+        let mut exporter = zipkin::ZipkinExporter::new(client, settings.endpoint.clone());
         exporter.set_resource(&resource);
         Ok(exporter)
     })
@@ -82,13 +75,19 @@ fn zipkin_pipeline(
 fn http_client(
     exporter: &'static str,
     timeout: Option<std::time::Duration>,
+    extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
 ) -> Result<reqwest::Client, InitError> {
     let client_error =
         |source: Box<dyn std::error::Error + Send + Sync>| InitError::Exporter { exporter, source };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let roots = rustls::RootCertStore {
+    let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
+    for certificate in extra_roots {
+        roots
+            .add(certificate)
+            .map_err(|error| client_error(Box::new(error)))?;
+    }
     let mut tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|error| client_error(Box::new(error)))?

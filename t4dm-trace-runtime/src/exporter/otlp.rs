@@ -25,6 +25,10 @@ pub(crate) fn spawn(
 }
 
 fn build(settings: &OtlpSettings) -> Result<opentelemetry_otlp::SpanExporter, InitError> {
+    let extra_roots = match &settings.certificate {
+        Some((setting, path)) => Some(read_certificates(setting, path)?),
+        None => None,
+    };
     let exporter_error = |source: opentelemetry_otlp::ExporterBuildError| InitError::Exporter {
         exporter: "otlp",
         source: Box::new(source),
@@ -58,8 +62,11 @@ fn build(settings: &OtlpSettings) -> Result<opentelemetry_otlp::SpanExporter, In
                 .with_timeout(settings.timeout)
                 .with_metadata(metadata);
             if settings.endpoint.starts_with("https://") {
-                builder = builder
-                    .with_tls_config(tonic::transport::ClientTlsConfig::new().with_webpki_roots());
+                let mut tls = tonic::transport::ClientTlsConfig::new().with_webpki_roots();
+                if let Some(roots) = &extra_roots {
+                    tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(&roots.pem));
+                }
+                builder = builder.with_tls_config(tls);
             }
             if let Some(Compression::Gzip) = settings.compression {
                 builder = builder.with_compression(opentelemetry_otlp::Compression::Gzip);
@@ -78,7 +85,11 @@ fn build(settings: &OtlpSettings) -> Result<opentelemetry_otlp::SpanExporter, In
                 .with_endpoint(settings.endpoint.clone())
                 .with_timeout(settings.timeout)
                 .with_headers(settings.headers.iter().cloned().collect())
-                .with_http_client(super::http_client("otlp", None)?);
+                .with_http_client(super::http_client(
+                    "otlp",
+                    None,
+                    extra_roots.map(|roots| roots.der).unwrap_or_default(),
+                )?);
             if let Some(Compression::Gzip) = settings.compression {
                 builder = builder.with_compression(opentelemetry_otlp::Compression::Gzip);
             }
@@ -93,4 +104,33 @@ fn invalid_header(text: &str) -> InitError {
         text,
         "header names and values that HTTP/2 metadata accepts",
     )
+}
+
+/// A PEM file of CA certificates: its text (tonic takes PEM) and each certificate's DER (for
+/// rustls), checked to hold at least one certificate.
+struct ExtraRoots {
+    pem: String,
+    der: Vec<rustls::pki_types::CertificateDer<'static>>,
+}
+
+fn read_certificates(
+    setting: &'static str,
+    path: &std::path::Path,
+) -> Result<ExtraRoots, InitError> {
+    use rustls::pki_types::pem::PemObject as _;
+    let invalid = || {
+        InitError::invalid(
+            setting,
+            path.display().to_string(),
+            "a readable PEM file of CA certificates",
+        )
+    };
+    let pem = std::fs::read_to_string(path).map_err(|_| invalid())?;
+    let der: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes())
+        .collect::<Result<_, _>>()
+        .map_err(|_| invalid())?;
+    if der.is_empty() {
+        return Err(invalid());
+    }
+    Ok(ExtraRoots { pem, der })
 }
