@@ -9,7 +9,11 @@
 //! the value: tracing never starts half-configured.
 
 use crate::error::InitError;
+use crate::pipeline::Pipeline;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::SpanExporter;
 use std::borrow::Cow;
+use std::sync::{Arc, Mutex};
 use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
@@ -241,6 +245,29 @@ impl ZipkinSettings {
     }
 }
 
+/// An exporter given in code (`TracingConfigBuilder::with_span_exporter`), started at init.
+#[derive(Clone)]
+pub(crate) struct CustomExporter {
+    pub(crate) name: &'static str,
+    pub(crate) spawn: Arc<Mutex<Option<SpawnExporter>>>,
+}
+
+/// Starts a custom exporter's pipeline: taken once, by `init_tracing`.
+pub(crate) type SpawnExporter =
+    Box<dyn FnOnce(BatchSettings, &Resource) -> Result<Arc<Pipeline>, InitError> + Send>;
+
+impl fmt::Debug for CustomExporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("CustomExporter").field(&self.name).finish()
+    }
+}
+
+impl PartialEq for CustomExporter {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && Arc::ptr_eq(&self.spawn, &other.spawn)
+    }
+}
+
 /// The export queue and batches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchSettings {
@@ -321,6 +348,7 @@ pub struct TracingConfig {
     pub(crate) sampler: SamplerConfig,
     pub(crate) batch: BatchSettings,
     pub(crate) shutdown_timeout: Duration,
+    pub(crate) custom_exporters: Vec<CustomExporter>,
 }
 
 impl TracingConfig {
@@ -437,6 +465,7 @@ pub struct TracingConfigBuilder {
     sampler: Option<SamplerConfig>,
     shutdown_timeout: Option<Duration>,
     development_defaults: bool,
+    custom_exporters: Vec<CustomExporter>,
 }
 
 impl TracingConfigBuilder {
@@ -509,6 +538,54 @@ impl TracingConfigBuilder {
         self
     }
 
+    /// Adds an exporter of your own, fed by its own batch pipeline and export thread like the
+    /// built-in ones (and counted under `name` in [`tracing_stats`](crate::tracing_stats)).
+    /// With one given, no OTLP export is started unless an endpoint is configured.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use t4dm_trace_runtime::TracingConfig;
+    /// use t4dm_trace_runtime::opentelemetry_sdk::error::OTelSdkResult;
+    /// use t4dm_trace_runtime::opentelemetry_sdk::trace::{SpanData, SpanExporter};
+    ///
+    /// /// Prints each span's name.
+    /// #[derive(Debug)]
+    /// struct Names;
+    ///
+    /// impl SpanExporter for Names {
+    ///     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+    ///         batch.iter().for_each(|span| println!("{}", span.name));
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let config = TracingConfig::builder()
+    ///     .with_enabled(true)
+    ///     .with_span_exporter("names", Names)
+    ///     .build();
+    /// assert!(config.otlp().is_none());
+    /// ```
+    #[must_use]
+    pub fn with_span_exporter<E>(mut self, name: &'static str, exporter: E) -> Self
+    where
+        E: SpanExporter + 'static,
+    {
+        let spawn: SpawnExporter = Box::new(move |batch, resource: &Resource| {
+            let resource = resource.clone();
+            Pipeline::spawn(name, batch, move || {
+                let mut exporter = exporter;
+                exporter.set_resource(&resource);
+                Ok(exporter)
+            })
+        });
+        self.custom_exporters.push(CustomExporter {
+            name,
+            spawn: Arc::new(Mutex::new(Some(spawn))),
+        });
+        self
+    }
+
     /// For demos and local development: when the environment does not say otherwise, tracing
     /// is on, and traces are printed on standard error unless an OTLP endpoint is configured.
     #[must_use]
@@ -569,6 +646,7 @@ fn unresolvable_defaults() -> TracingConfig {
         sampler: SamplerConfig::ParentBasedAlwaysOn,
         batch: BatchSettings::default(),
         shutdown_timeout: SHUTDOWN_TIMEOUT_DEFAULT,
+        custom_exporters: Vec::new(),
     }
 }
 
@@ -749,6 +827,7 @@ fn resolve_fields(
         builder.console,
         builder.protocol,
         builder.development_defaults,
+        !builder.custom_exporters.is_empty(),
         env,
     )?;
 
@@ -770,6 +849,7 @@ fn resolve_fields(
         sampler,
         batch,
         shutdown_timeout: builder.shutdown_timeout.unwrap_or(SHUTDOWN_TIMEOUT_DEFAULT),
+        custom_exporters: builder.custom_exporters,
     })
 }
 
@@ -787,6 +867,7 @@ fn resolve_exporters(
     builder_console: Option<bool>,
     builder_protocol: Option<Protocol>,
     development_defaults: bool,
+    has_custom_exporters: bool,
     env: &Env<'_>,
 ) -> Result<Exporters, InitError> {
     let exporters = match env.get(OTEL_TRACES_EXPORTER) {
@@ -826,7 +907,7 @@ fn resolve_exporters(
 
     let wants_otlp = explicit_endpoint
         || listed(ExporterName::Otlp)
-        || (exporters.is_none() && (endpoint.is_some() || !console));
+        || (exporters.is_none() && (endpoint.is_some() || !(console || has_custom_exporters)));
     let otlp = if wants_otlp {
         Some(resolve_otlp(endpoint, builder_protocol, env)?)
     } else {

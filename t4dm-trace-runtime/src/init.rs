@@ -186,6 +186,18 @@ pub fn flush_tracing() -> Result<(), ExportError> {
     outcome
 }
 
+/// The tracer provider `init_tracing` installed, for code that needs the SDK type itself, such
+/// as a `tracing-opentelemetry` layer feeding the same pipelines:
+/// `tracing_opentelemetry::layer().with_tracer(provider.tracer("app"))`. `None` before
+/// initialisation or with tracing disabled.
+#[must_use]
+pub fn tracer_provider() -> Option<SdkTracerProvider> {
+    if !is_enabled() {
+        return None;
+    }
+    RUNTIME.get()?.provider.clone()
+}
+
 /// Keeps tracing running; dropping it calls [`shutdown_tracing`].
 #[derive(Debug)]
 #[must_use = "dropping the guard shuts tracing down at once"]
@@ -292,6 +304,16 @@ fn build_runtime(config: &TracingConfig) -> Result<TracingRuntime, InitError> {
         })?);
     }
     crate::exporter::spawn_network_pipelines(config, &resource, &mut pipelines)?;
+    for custom in &config.custom_exporters {
+        let spawn = custom
+            .spawn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(spawn) = spawn {
+            pipelines.push(spawn(config.batch, &resource)?);
+        }
+    }
     let mut builder = SdkTracerProvider::builder()
         .with_resource(resource)
         .with_sampler(sampler(config.sampler));

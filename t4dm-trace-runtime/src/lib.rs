@@ -99,7 +99,7 @@ pub use error::{ExportError, InitError};
 pub use exporter::ConsoleExporter;
 pub use init::{
     ExporterStats, TracingGuard, TracingStats, flush_tracing, init_tracing, shutdown_tracing,
-    tracing_stats,
+    tracer_provider, tracing_stats,
 };
 pub use instrument::{EnteredSpan, ParentContext, TracedFuture};
 pub use span::{
