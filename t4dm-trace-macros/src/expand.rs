@@ -10,7 +10,9 @@ use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
-use syn::{Block, Expr, ExprAsync, GenericArgument, Ident, LitStr, PathArguments, ReturnType, Stmt, Type};
+use syn::{
+    Block, Expr, ExprAsync, GenericArgument, Ident, LitStr, PathArguments, ReturnType, Stmt, Type,
+};
 
 /// How the function's body runs, which decides where the span starts and ends.
 enum Shape {
@@ -63,15 +65,21 @@ pub(crate) fn expand(args: TracedArgs, item: TracedFn) -> TokenStream {
         Shape::Sync => {
             let mut block = TokenStream::new();
             brace.surround(&mut block, |tokens| body.to_tokens(tokens));
+            // The closure's return type is written out so that the body's `return`s and tail
+            // coerce to it (e.g. `Box<Concrete>` to `Box<dyn Error>`) as they did in the fn.
+            let closure_ret = output.as_ref().map(|output| {
+                let erased = erase_impl_trait(output);
+                quote_spanned!(output.span()=> -> #erased)
+            });
             let call_span = output.as_ref().map_or_else(Span::call_site, Spanned::span);
             match describe {
                 Some(describe) => quote_spanned! {call_span=>
                     #prepare
-                    #private::run_result(#span_ident, move || #block, #describe)
+                    #private::run_result(#span_ident, move || #closure_ret #block, #describe)
                 },
                 None => quote_spanned! {call_span=>
                     #prepare
-                    #private::run(#span_ident, move || #block)
+                    #private::run(#span_ident, move || #closure_ret #block)
                 },
             }
         }
@@ -102,7 +110,11 @@ pub(crate) fn expand(args: TracedArgs, item: TracedFn) -> TokenStream {
                 // async-trait already types its block's output with a `let __ret: R`.
                 async_block.to_token_stream()
             } else {
-                typed_async_block(Some(&async_block), output.as_ref(), &async_block.block.to_token_stream())
+                typed_async_block(
+                    Some(&async_block),
+                    output.as_ref(),
+                    &async_block.block.to_token_stream(),
+                )
             };
             let call = instrument_future(&private, &span_ident, &future, describe.as_ref());
             let tail = match box_pin {
@@ -149,9 +161,10 @@ fn span_start(args: &TracedArgs, item: &TracedFn, private: &TokenStream) -> Toke
         None => quote!(#private::SpanKind::Internal),
     };
     let attrs = args.attrs.iter().map(|attr| attribute_call(attr));
-    let parent = args.parent.as_ref().map(|parent| {
-        quote_spanned!(parent.span()=> .parent(&(#parent)))
-    });
+    let parent = args
+        .parent
+        .as_ref()
+        .map(|parent| quote_spanned!(parent.span()=> .parent(&(#parent))));
     quote! {
         #private::SpanStart::new(#name, #kind)
             #(#attrs)*
@@ -193,8 +206,9 @@ fn instrument_future(
     }
 }
 
-/// `async move { let __t4dm_ret: R = { body }; __t4dm_ret }`: the typed `let` gives `?` in the
-/// body the error type to convert into, as it would have had in the function itself.
+/// `async move { if let Some(r) = None::<R> { return r; } { body } }`: the never-taken early
+/// return fixes the block's output type before the body is checked, so that the body's `?`,
+/// `return`s and tail convert and coerce as they did in the function itself.
 fn typed_async_block(
     original: Option<&ExprAsync>,
     output: Option<&Type>,
@@ -212,17 +226,24 @@ fn typed_async_block(
         return quote!(#(#attrs)* #async_token #capture #block);
     };
     let ret = Ident::new("__t4dm_ret", Span::mixed_site());
-    let mut erased = output.clone();
-    EraseImplTrait.visit_type_mut(&mut erased);
+    let erased = erase_impl_trait(output);
     quote_spanned! {output.span()=>
         #(#attrs)* #async_token #capture {
-            let #ret: #erased = #block;
-            #ret
+            if let ::core::option::Option::Some(#ret) = ::core::option::Option::None::<#erased> {
+                return #ret;
+            }
+            #block
         }
     }
 }
 
-/// `impl Trait` cannot name a `let`'s type; `_` lets the compiler infer it.
+fn erase_impl_trait(ty: &Type) -> Type {
+    let mut erased = ty.clone();
+    EraseImplTrait.visit_type_mut(&mut erased);
+    erased
+}
+
+/// `impl Trait` cannot name a closure's return type or a turbofish; `_` lets the compiler infer it.
 struct EraseImplTrait;
 
 impl VisitMut for EraseImplTrait {

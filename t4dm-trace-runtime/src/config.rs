@@ -9,7 +9,11 @@
 //! the value: tracing never starts half-configured.
 
 use crate::error::InitError;
+use crate::pipeline::Pipeline;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::SpanExporter;
 use std::borrow::Cow;
+use std::sync::{Arc, Mutex};
 use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
@@ -51,6 +55,11 @@ pub const OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_TRACES_
 pub const OTEL_EXPORTER_OTLP_HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
 /// Standard: headers for trace exports only.
 pub const OTEL_EXPORTER_OTLP_TRACES_HEADERS: &str = "OTEL_EXPORTER_OTLP_TRACES_HEADERS";
+/// Standard: a PEM file of CA certificates to trust for an `https` OTLP endpoint (besides the
+/// public web roots).
+pub const OTEL_EXPORTER_OTLP_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_CERTIFICATE";
+/// Standard: the trusted CA certificates for trace exports only.
+pub const OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE";
 /// Standard: the OTLP export timeout in milliseconds.
 pub const OTEL_EXPORTER_OTLP_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
 /// Standard: the OTLP trace export timeout in milliseconds.
@@ -87,7 +96,7 @@ pub const OTEL_BSP_SCHEDULE_DELAY_DEFAULT: Duration = Duration::from_secs(5);
 pub const OTEL_BSP_EXPORT_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
 /// The default queue bound. Larger than the specification's 2,048 because the queue grows on
 /// demand: memory is only used while a burst waits for export.
-pub const OTEL_BSP_MAX_QUEUE_SIZE_DEFAULT: usize = 65_536;
+pub const OTEL_BSP_MAX_QUEUE_SIZE_DEFAULT: usize = 131_072;
 /// The default batch size (the seed's 512).
 pub const OTEL_BSP_MAX_EXPORT_BATCH_SIZE_DEFAULT: usize = 512;
 /// How long shutdown waits for the last exports by default.
@@ -173,6 +182,8 @@ pub struct OtlpSettings {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) timeout: Duration,
     pub(crate) compression: Option<Compression>,
+    /// A PEM file of extra CA certificates, with the variable that named it.
+    pub(crate) certificate: Option<(&'static str, std::path::PathBuf)>,
 }
 
 impl OtlpSettings {
@@ -205,6 +216,12 @@ impl OtlpSettings {
     pub fn compression(&self) -> Option<Compression> {
         self.compression
     }
+
+    /// The PEM file of extra trusted CA certificates, if any.
+    #[must_use]
+    pub fn certificate(&self) -> Option<&std::path::Path> {
+        self.certificate.as_ref().map(|(_, path)| path.as_path())
+    }
 }
 
 /// Where Zipkin exports go.
@@ -225,6 +242,29 @@ impl ZipkinSettings {
     #[must_use]
     pub fn timeout(&self) -> Duration {
         self.timeout
+    }
+}
+
+/// An exporter given in code (`TracingConfigBuilder::with_span_exporter`), started at init.
+#[derive(Clone)]
+pub(crate) struct CustomExporter {
+    pub(crate) name: &'static str,
+    pub(crate) spawn: Arc<Mutex<Option<SpawnExporter>>>,
+}
+
+/// Starts a custom exporter's pipeline: taken once, by `init_tracing`.
+pub(crate) type SpawnExporter =
+    Box<dyn FnOnce(BatchSettings, &Resource) -> Result<Arc<Pipeline>, InitError> + Send>;
+
+impl fmt::Debug for CustomExporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("CustomExporter").field(&self.name).finish()
+    }
+}
+
+impl PartialEq for CustomExporter {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && Arc::ptr_eq(&self.spawn, &other.spawn)
     }
 }
 
@@ -308,6 +348,7 @@ pub struct TracingConfig {
     pub(crate) sampler: SamplerConfig,
     pub(crate) batch: BatchSettings,
     pub(crate) shutdown_timeout: Duration,
+    pub(crate) custom_exporters: Vec<CustomExporter>,
 }
 
 impl TracingConfig {
@@ -424,6 +465,7 @@ pub struct TracingConfigBuilder {
     sampler: Option<SamplerConfig>,
     shutdown_timeout: Option<Duration>,
     development_defaults: bool,
+    custom_exporters: Vec<CustomExporter>,
 }
 
 impl TracingConfigBuilder {
@@ -496,6 +538,54 @@ impl TracingConfigBuilder {
         self
     }
 
+    /// Adds an exporter of your own, fed by its own batch pipeline and export thread like the
+    /// built-in ones (and counted under `name` in [`tracing_stats`](crate::tracing_stats)).
+    /// With one given, no OTLP export is started unless an endpoint is configured.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use t4dm_trace_runtime::TracingConfig;
+    /// use t4dm_trace_runtime::opentelemetry_sdk::error::OTelSdkResult;
+    /// use t4dm_trace_runtime::opentelemetry_sdk::trace::{SpanData, SpanExporter};
+    ///
+    /// /// Prints each span's name.
+    /// #[derive(Debug)]
+    /// struct Names;
+    ///
+    /// impl SpanExporter for Names {
+    ///     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+    ///         batch.iter().for_each(|span| println!("{}", span.name));
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let config = TracingConfig::builder()
+    ///     .with_enabled(true)
+    ///     .with_span_exporter("names", Names)
+    ///     .build();
+    /// assert!(config.otlp().is_none());
+    /// ```
+    #[must_use]
+    pub fn with_span_exporter<E>(mut self, name: &'static str, exporter: E) -> Self
+    where
+        E: SpanExporter + 'static,
+    {
+        let spawn: SpawnExporter = Box::new(move |batch, resource: &Resource| {
+            let resource = resource.clone();
+            Pipeline::spawn(name, batch, move || {
+                let mut exporter = exporter;
+                exporter.set_resource(&resource);
+                Ok(exporter)
+            })
+        });
+        self.custom_exporters.push(CustomExporter {
+            name,
+            spawn: Arc::new(Mutex::new(Some(spawn))),
+        });
+        self
+    }
+
     /// For demos and local development: when the environment does not say otherwise, tracing
     /// is on, and traces are printed on standard error unless an OTLP endpoint is configured.
     #[must_use]
@@ -556,6 +646,7 @@ fn unresolvable_defaults() -> TracingConfig {
         sampler: SamplerConfig::ParentBasedAlwaysOn,
         batch: BatchSettings::default(),
         shutdown_timeout: SHUTDOWN_TIMEOUT_DEFAULT,
+        custom_exporters: Vec::new(),
     }
 }
 
@@ -579,13 +670,16 @@ fn read_dotenv() -> Result<HashMap<String, String>, InitError> {
     Ok(values)
 }
 
+/// A variable lookup: the process environment, `.env`, or a test's map.
+type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 /// The environment as one lookup function, with the specification's parsing rules.
 struct Env<'a> {
-    lookup: Option<&'a dyn Fn(&str) -> Option<String>>,
+    lookup: Option<Lookup<'a>>,
 }
 
 impl<'a> Env<'a> {
-    fn new(lookup: &'a dyn Fn(&str) -> Option<String>) -> Self {
+    fn new(lookup: Lookup<'a>) -> Self {
         Env {
             lookup: Some(lookup),
         }
@@ -724,63 +818,18 @@ fn resolve_fields(
         .unwrap_or_else(|| T4DM_OTEL_SERVICE_NAME_DEFAULT.to_owned());
     let service_version = builder.service_version.or(resource_service_version);
 
-    let exporters = match env.get(OTEL_TRACES_EXPORTER) {
-        Some(text) => Some(parse_exporters(&text)?),
-        None => None,
-    };
-    let listed = |name: ExporterName| exporters.as_ref().is_some_and(|list| list.contains(&name));
-
-    let endpoint = match builder.endpoint {
-        Some(endpoint) => Some((
-            Cow::Borrowed("TracingConfigBuilder::with_endpoint"),
-            endpoint,
-            EndpointSource::Address,
-        )),
-        None => [
-            (T4DM_OTEL_ENDPOINT, EndpointSource::Address),
-            (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, EndpointSource::Exact),
-            (OTEL_EXPORTER_OTLP_ENDPOINT, EndpointSource::Base),
-        ]
-        .into_iter()
-        .find_map(|(name, source)| {
-            env.get(name)
-                .map(|value| (Cow::Borrowed(name), value, source))
-        }),
-    };
-    let explicit_endpoint = endpoint
-        .as_ref()
-        .is_some_and(|(setting, _, _)| *setting != OTEL_EXPORTER_OTLP_ENDPOINT && *setting != OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
-
-    let console = match builder.console {
-        Some(console) => console,
-        None => match env.bool(T4DM_OTEL_CONSOLE)? {
-            Some(console) => console,
-            None => listed(ExporterName::Console) || (builder.development_defaults && endpoint.is_none()),
-        },
-    };
-
-    let wants_otlp = explicit_endpoint
-        || listed(ExporterName::Otlp)
-        || (exporters.is_none() && (endpoint.is_some() || !console));
-    let otlp = if wants_otlp {
-        Some(resolve_otlp(endpoint, builder.protocol, env)?)
-    } else {
-        None
-    };
-
-    let zipkin = if listed(ExporterName::Zipkin) {
-        let endpoint = env
-            .get(OTEL_EXPORTER_ZIPKIN_ENDPOINT)
-            .unwrap_or_else(|| OTEL_EXPORTER_ZIPKIN_ENDPOINT_DEFAULT.to_owned());
-        Some(ZipkinSettings {
-            endpoint,
-            timeout: env
-                .millis(OTEL_EXPORTER_ZIPKIN_TIMEOUT)?
-                .unwrap_or(OTEL_EXPORTER_OTLP_TIMEOUT_DEFAULT),
-        })
-    } else {
-        None
-    };
+    let Exporters {
+        console,
+        otlp,
+        zipkin,
+    } = resolve_exporters(
+        builder.endpoint,
+        builder.console,
+        builder.protocol,
+        builder.development_defaults,
+        !builder.custom_exporters.is_empty(),
+        env,
+    )?;
 
     let sampler = match builder.sampler {
         Some(sampler) => sampler,
@@ -800,6 +849,89 @@ fn resolve_fields(
         sampler,
         batch,
         shutdown_timeout: builder.shutdown_timeout.unwrap_or(SHUTDOWN_TIMEOUT_DEFAULT),
+        custom_exporters: builder.custom_exporters,
+    })
+}
+
+/// The exporters chosen, each with its settings.
+struct Exporters {
+    console: bool,
+    otlp: Option<OtlpSettings>,
+    zipkin: Option<ZipkinSettings>,
+}
+
+/// Which exporters run: the builder's endpoint and console switch, then `T4DM_*`, then
+/// `OTEL_TRACES_EXPORTER` and the OTLP endpoint variables; OTLP when nothing else is chosen.
+fn resolve_exporters(
+    builder_endpoint: Option<String>,
+    builder_console: Option<bool>,
+    builder_protocol: Option<Protocol>,
+    development_defaults: bool,
+    has_custom_exporters: bool,
+    env: &Env<'_>,
+) -> Result<Exporters, InitError> {
+    let exporters = match env.get(OTEL_TRACES_EXPORTER) {
+        Some(text) => Some(parse_exporters(&text)?),
+        None => None,
+    };
+    let listed = |name: ExporterName| exporters.as_ref().is_some_and(|list| list.contains(&name));
+
+    let endpoint = match builder_endpoint {
+        Some(endpoint) => Some((
+            Cow::Borrowed("TracingConfigBuilder::with_endpoint"),
+            endpoint,
+            EndpointSource::Address,
+        )),
+        None => [
+            (T4DM_OTEL_ENDPOINT, EndpointSource::Address),
+            (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, EndpointSource::Exact),
+            (OTEL_EXPORTER_OTLP_ENDPOINT, EndpointSource::Base),
+        ]
+        .into_iter()
+        .find_map(|(name, source)| {
+            env.get(name)
+                .map(|value| (Cow::Borrowed(name), value, source))
+        }),
+    };
+    let explicit_endpoint = endpoint.as_ref().is_some_and(|(setting, _, _)| {
+        *setting != OTEL_EXPORTER_OTLP_ENDPOINT && *setting != OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+    });
+
+    let console = match builder_console {
+        Some(console) => console,
+        None => match env.bool(T4DM_OTEL_CONSOLE)? {
+            Some(console) => console,
+            None => listed(ExporterName::Console) || (development_defaults && endpoint.is_none()),
+        },
+    };
+
+    let wants_otlp = explicit_endpoint
+        || listed(ExporterName::Otlp)
+        || (exporters.is_none() && (endpoint.is_some() || !(console || has_custom_exporters)));
+    let otlp = if wants_otlp {
+        Some(resolve_otlp(endpoint, builder_protocol, env)?)
+    } else {
+        None
+    };
+
+    let zipkin = if listed(ExporterName::Zipkin) {
+        let endpoint = env
+            .get(OTEL_EXPORTER_ZIPKIN_ENDPOINT)
+            .unwrap_or_else(|| OTEL_EXPORTER_ZIPKIN_ENDPOINT_DEFAULT.to_owned());
+        Some(ZipkinSettings {
+            endpoint,
+            timeout: env
+                .millis(OTEL_EXPORTER_ZIPKIN_TIMEOUT)?
+                .unwrap_or(OTEL_EXPORTER_OTLP_TIMEOUT_DEFAULT),
+        })
+    } else {
+        None
+    };
+
+    Ok(Exporters {
+        console,
+        otlp,
+        zipkin,
     })
 }
 
@@ -822,8 +954,8 @@ fn resolve_otlp(
             None => None,
         },
     };
-    let (setting, endpoint, protocol) = match endpoint {
-        Some((setting, value, source)) => {
+    let (setting, endpoint, protocol) = if let Some((setting, value, source)) = endpoint {
+        {
             let uri: Option<http::Uri> = value.trim().parse().ok();
             let protocol = protocol.unwrap_or_else(|| infer_protocol(uri.as_ref()));
             let endpoint = match (protocol, source) {
@@ -839,7 +971,8 @@ fn resolve_otlp(
             };
             (setting, endpoint, protocol)
         }
-        None => {
+    } else {
+        {
             let protocol = protocol.unwrap_or(Protocol::Grpc);
             let endpoint = match protocol {
                 Protocol::Grpc => DEFAULT_GRPC_ENDPOINT.to_owned(),
@@ -850,7 +983,10 @@ fn resolve_otlp(
             (Cow::Borrowed("default endpoint"), endpoint, protocol)
         }
     };
-    let headers = match env.first(&[OTEL_EXPORTER_OTLP_TRACES_HEADERS, OTEL_EXPORTER_OTLP_HEADERS]) {
+    let headers = match env.first(&[
+        OTEL_EXPORTER_OTLP_TRACES_HEADERS,
+        OTEL_EXPORTER_OTLP_HEADERS,
+    ]) {
         Some((name, text)) => parse_key_values(name, &text)?,
         None => Vec::new(),
     };
@@ -870,6 +1006,12 @@ fn resolve_otlp(
         },
         None => None,
     };
+    let certificate = env
+        .first(&[
+            OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE,
+            OTEL_EXPORTER_OTLP_CERTIFICATE,
+        ])
+        .map(|(name, path)| (name, std::path::PathBuf::from(path)));
     Ok(OtlpSettings {
         endpoint,
         endpoint_setting: setting,
@@ -877,6 +1019,7 @@ fn resolve_otlp(
         headers,
         timeout,
         compression,
+        certificate,
     })
 }
 
@@ -934,9 +1077,8 @@ fn resolve_sampler(env: &Env<'_>) -> Result<SamplerConfig, InitError> {
     let Some(name) = env.get(OTEL_TRACES_SAMPLER) else {
         return Ok(SamplerConfig::ParentBasedAlwaysOn);
     };
-    let ratio = || -> Result<f64, InitError> {
-        Ok(env.ratio(OTEL_TRACES_SAMPLER_ARG)?.unwrap_or(1.0))
-    };
+    let ratio =
+        || -> Result<f64, InitError> { Ok(env.ratio(OTEL_TRACES_SAMPLER_ARG)?.unwrap_or(1.0)) };
     Ok(match name.trim().to_ascii_lowercase().as_str() {
         "always_on" => SamplerConfig::AlwaysOn,
         "always_off" => SamplerConfig::AlwaysOff,
@@ -1010,7 +1152,18 @@ fn parse_key_values(name: &'static str, text: &str) -> Result<Vec<(String, Strin
     Ok(pairs)
 }
 
+/// Strict percent-decoding: a `%` must start an escape of two hex digits, and the result UTF-8.
 fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let well_formed = bytes.iter().enumerate().all(|(index, byte)| {
+        *byte != b'%'
+            || bytes
+                .get(index + 1..index + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    });
+    if !well_formed {
+        return None;
+    }
     percent_encoding::percent_decode_str(text)
         .decode_utf8()
         .ok()

@@ -65,20 +65,21 @@ impl InitError {
     }
 }
 
-/// Why shutting tracing down did not complete cleanly. Tracing is off afterwards either way.
+/// Why a flush or the shutdown did not export everything queued. After a shutdown, tracing is
+/// off either way.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum ShutdownError {
-    /// Queued spans could not all be exported within the shutdown timeout; those left are
-    /// counted as dropped in [`tracing_stats`](crate::tracing_stats).
-    #[error("tracing did not shut down within {timeout:?}; {pending} spans were not exported")]
+pub enum ExportError {
+    /// Queued spans could not all be exported in time. At shutdown, those left are counted as
+    /// dropped in [`tracing_stats`](crate::tracing_stats).
+    #[error("queued spans were not all exported within {timeout:?}; {pending} spans are left")]
     Timeout {
         /// The timeout that passed.
         timeout: Duration,
-        /// Spans still queued when it passed.
+        /// Spans left unexported when it passed.
         pending: u64,
     },
-    /// The final export failed.
-    #[error("the final export failed: {0}")]
-    Export(String),
+    /// The exporter failed.
+    #[error("the export failed: {0}")]
+    Failed(String),
 }

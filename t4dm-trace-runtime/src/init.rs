@@ -4,7 +4,7 @@
 //! it through one relaxed atomic (`is_enabled`) and, when enabled, one `OnceLock` load: no lock.
 
 use crate::config::{SamplerConfig, TracingConfig};
-use crate::error::{InitError, ShutdownError};
+use crate::error::{ExportError, InitError};
 use crate::exporter::ConsoleExporter;
 use crate::pipeline::{BatchProcessor, Pipeline};
 use opentelemetry::{InstrumentationScope, KeyValue};
@@ -32,6 +32,10 @@ pub(crate) struct TracingRuntime {
 }
 
 /// Whether tracing is on: one relaxed atomic load.
+#[expect(
+    clippy::inline_always,
+    reason = "the disabled path must be a load and a branch in the user's function"
+)]
 #[inline(always)]
 pub(crate) fn is_enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
@@ -73,6 +77,10 @@ pub(crate) fn tracer() -> Option<&'static SdkTracer> {
 /// # Ok(())
 /// # }
 /// ```
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "the configuration is handed over once, at start-up, as builders hand over values"
+)]
 pub fn init_tracing(config: TracingConfig) -> Result<TracingGuard, InitError> {
     config.validate()?;
     let _serialised = INIT
@@ -103,9 +111,9 @@ pub fn init_tracing(config: TracingConfig) -> Result<TracingGuard, InitError> {
 ///
 /// # Errors
 ///
-/// [`ShutdownError::Timeout`] when queued spans could not all be exported in time (they are
-/// counted as dropped), [`ShutdownError::Export`] when the final export failed.
-pub fn shutdown_tracing() -> Result<(), ShutdownError> {
+/// [`ExportError::Timeout`] when queued spans could not all be exported in time (they are
+/// counted as dropped), [`ExportError::Export`] when the final export failed.
+pub fn shutdown_tracing() -> Result<(), ExportError> {
     let Some(runtime) = RUNTIME.get() else {
         return Ok(());
     };
@@ -127,11 +135,11 @@ pub fn shutdown_tracing() -> Result<(), ShutdownError> {
             && outcome.is_ok()
         {
             outcome = Err(match error {
-                opentelemetry_sdk::error::OTelSdkError::Timeout(_) => ShutdownError::Timeout {
+                opentelemetry_sdk::error::OTelSdkError::Timeout(_) => ExportError::Timeout {
                     timeout,
                     pending: 0,
                 },
-                other => ShutdownError::Export(other.to_string()),
+                other => ExportError::Failed(other.to_string()),
             });
         }
     }
@@ -140,7 +148,7 @@ pub fn shutdown_tracing() -> Result<(), ShutdownError> {
         // end from now on are not started or recorded.
         let _ = provider.shutdown_with_timeout(Duration::ZERO);
     }
-    if let Err(ShutdownError::Timeout { pending, .. }) = &mut outcome {
+    if let Err(ExportError::Timeout { pending, .. }) = &mut outcome {
         *pending = runtime
             .pipelines
             .iter()
@@ -148,6 +156,46 @@ pub fn shutdown_tracing() -> Result<(), ShutdownError> {
             .sum();
     }
     outcome
+}
+
+/// Exports every span queued so far, waiting at most each exporter's export timeout
+/// (`OTEL_BSP_EXPORT_TIMEOUT`). Useful before a process is frozen (serverless) or in tests.
+///
+/// # Errors
+///
+/// [`ExportError::Timeout`] when an exporter did not finish in time, [`ExportError::Failed`]
+/// when an export failed.
+pub fn flush_tracing() -> Result<(), ExportError> {
+    let Some(runtime) = RUNTIME.get() else {
+        return Ok(());
+    };
+    let mut outcome = Ok(());
+    for pipeline in &runtime.pipelines {
+        if let Err(error) = pipeline.force_flush()
+            && outcome.is_ok()
+        {
+            outcome = Err(match error {
+                opentelemetry_sdk::error::OTelSdkError::Timeout(timeout) => ExportError::Timeout {
+                    timeout,
+                    pending: pipeline.counters().snapshot().queued,
+                },
+                other => ExportError::Failed(other.to_string()),
+            });
+        }
+    }
+    outcome
+}
+
+/// The tracer provider `init_tracing` installed, for code that needs the SDK type itself, such
+/// as a `tracing-opentelemetry` layer feeding the same pipelines:
+/// `tracing_opentelemetry::layer().with_tracer(provider.tracer("app"))`. `None` before
+/// initialisation or with tracing disabled.
+#[must_use]
+pub fn tracer_provider() -> Option<SdkTracerProvider> {
+    if !is_enabled() {
+        return None;
+    }
+    RUNTIME.get()?.provider.clone()
 }
 
 /// Keeps tracing running; dropping it calls [`shutdown_tracing`].
@@ -164,7 +212,7 @@ impl TracingGuard {
     /// # Errors
     ///
     /// As [`shutdown_tracing`].
-    pub fn shutdown(self) -> Result<(), ShutdownError> {
+    pub fn shutdown(self) -> Result<(), ExportError> {
         shutdown_tracing()
     }
 }
@@ -256,6 +304,16 @@ fn build_runtime(config: &TracingConfig) -> Result<TracingRuntime, InitError> {
         })?);
     }
     crate::exporter::spawn_network_pipelines(config, &resource, &mut pipelines)?;
+    for custom in &config.custom_exporters {
+        let spawn = custom
+            .spawn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(spawn) = spawn {
+            pipelines.push(spawn(config.batch, &resource)?);
+        }
+    }
     let mut builder = SdkTracerProvider::builder()
         .with_resource(resource)
         .with_sampler(sampler(config.sampler));

@@ -52,8 +52,10 @@ impl SpanStart {
     /// Adds an attribute holding the value's `Debug`.
     #[must_use]
     pub fn attr_debug<V: Debug + ?Sized>(mut self, key: &'static str, value: &V) -> Self {
-        self.attributes
-            .push(KeyValue::new(Key::from_static_str(key), format!("{value:?}")));
+        self.attributes.push(KeyValue::new(
+            Key::from_static_str(key),
+            format!("{value:?}"),
+        ));
         self
     }
 
@@ -118,6 +120,10 @@ pub struct PendingSpan(pub(crate) Option<SpanStart>);
 
 /// Builds the span's description only when tracing is enabled: when it is not, this is one
 /// relaxed atomic load and a branch, and `start` is never called.
+#[expect(
+    clippy::inline_always,
+    reason = "the disabled path must be a load and a branch in the user's function"
+)]
 #[inline(always)]
 pub fn span(start: impl FnOnce() -> SpanStart) -> PendingSpan {
     if state::is_enabled() {
@@ -173,6 +179,10 @@ pub fn run<R>(span: PendingSpan, body: impl FnOnce() -> R) -> R {
 }
 
 /// Runs a synchronous body returning a `Result` inside its span; an `Err` is recorded.
+///
+/// # Errors
+///
+/// The body's own `Err`, unchanged.
 #[inline]
 pub fn run_result<T, E>(
     span: PendingSpan,
@@ -219,6 +229,7 @@ pub struct EnteredSpan {
 
 /// Starts the span and makes it current until the returned guard is dropped. A guard dropped
 /// while unwinding marks the span as failed by a panic.
+#[must_use = "the span ends when the guard is dropped"]
 pub fn enter(span: PendingSpan) -> EnteredSpan {
     EnteredSpan {
         active: ActiveSpan::start(span).map(|active| {

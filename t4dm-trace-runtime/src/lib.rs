@@ -80,25 +80,26 @@ pub mod __private;
 
 pub use config::{
     BatchSettings, Compression, OTEL_BSP_EXPORT_TIMEOUT, OTEL_BSP_EXPORT_TIMEOUT_DEFAULT,
-    OTEL_BSP_MAX_EXPORT_BATCH_SIZE_DEFAULT, OTEL_BSP_MAX_QUEUE_SIZE_DEFAULT,
-    OTEL_BSP_SCHEDULE_DELAY_DEFAULT, OTEL_EXPORTER_OTLP_TIMEOUT_DEFAULT,
-    OTEL_EXPORTER_ZIPKIN_ENDPOINT_DEFAULT, SHUTDOWN_TIMEOUT_DEFAULT,
-    T4DM_OTEL_SERVICE_NAME_DEFAULT, OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
-    OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_SCHEDULE_DELAY, OTEL_EXPORTER_OTLP_COMPRESSION,
-    OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_PROTOCOL,
-    OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_EXPORTER_OTLP_TRACES_COMPRESSION,
+    OTEL_BSP_MAX_EXPORT_BATCH_SIZE, OTEL_BSP_MAX_EXPORT_BATCH_SIZE_DEFAULT,
+    OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_MAX_QUEUE_SIZE_DEFAULT, OTEL_BSP_SCHEDULE_DELAY,
+    OTEL_BSP_SCHEDULE_DELAY_DEFAULT, OTEL_EXPORTER_OTLP_CERTIFICATE,
+    OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS,
+    OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_EXPORTER_OTLP_TIMEOUT_DEFAULT,
+    OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE, OTEL_EXPORTER_OTLP_TRACES_COMPRESSION,
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_HEADERS,
     OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
-    OTEL_EXPORTER_ZIPKIN_ENDPOINT, OTEL_EXPORTER_ZIPKIN_TIMEOUT, OTEL_RESOURCE_ATTRIBUTES,
-    OTEL_SDK_DISABLED, OTEL_SERVICE_NAME, OTEL_TRACES_EXPORTER, OTEL_TRACES_SAMPLER,
-    OTEL_TRACES_SAMPLER_ARG, OtlpSettings, Protocol, SamplerConfig, T4DM_OTEL_CONSOLE,
-    T4DM_OTEL_ENABLED, T4DM_OTEL_ENDPOINT, T4DM_OTEL_PROTOCOL, T4DM_OTEL_SAMPLE_RATIO,
-    T4DM_OTEL_SERVICE_NAME, TracingConfig, TracingConfigBuilder, ZipkinSettings,
+    OTEL_EXPORTER_ZIPKIN_ENDPOINT, OTEL_EXPORTER_ZIPKIN_ENDPOINT_DEFAULT,
+    OTEL_EXPORTER_ZIPKIN_TIMEOUT, OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED, OTEL_SERVICE_NAME,
+    OTEL_TRACES_EXPORTER, OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG, OtlpSettings, Protocol,
+    SHUTDOWN_TIMEOUT_DEFAULT, SamplerConfig, T4DM_OTEL_CONSOLE, T4DM_OTEL_ENABLED,
+    T4DM_OTEL_ENDPOINT, T4DM_OTEL_PROTOCOL, T4DM_OTEL_SAMPLE_RATIO, T4DM_OTEL_SERVICE_NAME,
+    T4DM_OTEL_SERVICE_NAME_DEFAULT, TracingConfig, TracingConfigBuilder, ZipkinSettings,
 };
-pub use error::{InitError, ShutdownError};
+pub use error::{ExportError, InitError};
 pub use exporter::ConsoleExporter;
 pub use init::{
-    ExporterStats, TracingGuard, TracingStats, init_tracing, shutdown_tracing, tracing_stats,
+    ExporterStats, TracingGuard, TracingStats, flush_tracing, init_tracing, shutdown_tracing,
+    tracer_provider, tracing_stats,
 };
 pub use instrument::{EnteredSpan, ParentContext, TracedFuture};
 pub use span::{
@@ -110,10 +111,10 @@ pub use value::{SpanArrayElement, SpanValue};
 /// The OpenTelemetry API crate this runtime is built on: use it through this re-export, so that
 /// a second version never enters the build (two versions make the global provider a no-op).
 pub use opentelemetry;
-/// The OpenTelemetry SDK crate this runtime is built on.
-pub use opentelemetry_sdk;
 pub use opentelemetry::trace::SpanKind;
 pub use opentelemetry::{Context, KeyValue};
+/// The OpenTelemetry SDK crate this runtime is built on.
+pub use opentelemetry_sdk;
 
 #[doc = include_str!("traced.md")]
 pub use t4dm_trace_macros::traced;

@@ -252,13 +252,10 @@ impl PendingShutdown {
     /// queued counts as dropped.
     pub(crate) fn wait(self) -> OTelSdkResult {
         let timeout = self.deadline.saturating_duration_since(Instant::now());
-        match self.result.recv_timeout(timeout) {
-            Ok(result) => result,
-            Err(_) => {
-                self.counters.abandoned.store(true, Relaxed);
-                Err(OTelSdkError::Timeout(timeout))
-            }
-        }
+        self.result.recv_timeout(timeout).unwrap_or_else(|_| {
+            self.counters.abandoned.store(true, Relaxed);
+            Err(OTelSdkError::Timeout(timeout))
+        })
     }
 }
 
@@ -305,7 +302,8 @@ impl<E: SpanExporter> Worker<E> {
             self.take_queued(Instant::now() + self.settings.export_timeout);
             match self.control.try_recv() {
                 Ok(Control::Flush(done)) => {
-                    let result = self.export_everything(Instant::now() + self.settings.export_timeout);
+                    let result =
+                        self.export_everything(Instant::now() + self.settings.export_timeout);
                     let _ = done.send(result);
                     next_export = Instant::now() + self.settings.scheduled_delay;
                 }
@@ -385,14 +383,11 @@ impl<E: SpanExporter> Worker<E> {
         if self.counters.abandoned.load(Relaxed) {
             return result;
         }
-        match &result {
-            Ok(()) => {
-                self.counters.exported.fetch_add(count, Relaxed);
-            }
-            Err(_) => {
-                self.counters.failed.fetch_add(count, Relaxed);
-                self.counters.export_failures.fetch_add(1, Relaxed);
-            }
+        if result.is_ok() {
+            self.counters.exported.fetch_add(count, Relaxed);
+        } else {
+            self.counters.failed.fetch_add(count, Relaxed);
+            self.counters.export_failures.fetch_add(1, Relaxed);
         }
         result
     }

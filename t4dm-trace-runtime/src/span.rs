@@ -199,6 +199,7 @@ impl TraceSpan {
     }
 
     /// Starts the span and keeps it current until the guard is dropped (on this thread).
+    #[must_use = "the span ends when the guard is dropped"]
     pub fn entered(self) -> EnteredSpan {
         crate::instrument::enter(PendingSpan(self.start))
     }

@@ -1,11 +1,19 @@
-//! Integration tests of t4dm-trace live in `tests/`; this library holds their shared helpers:
-//! lookups into captured spans, so that each assertion reads as what it checks.
+//! Integration tests of t4dm-trace live in `tests/`; this library holds what they share:
+//! lookups into captured spans, so that each assertion reads as what it checks, and the
+//! loopback receivers that exports are checked against on the wire.
+
+pub mod driver;
+pub mod receiver;
 
 use t4dm_trace_runtime::opentelemetry::trace::{SpanId, Status};
 use t4dm_trace_runtime::opentelemetry::{Key, Value};
 use t4dm_trace_runtime::opentelemetry_sdk::trace::SpanData;
 
-/// The one span named `name`; panics (failing the test) when there is none or several.
+/// The one span named `name`.
+///
+/// # Panics
+///
+/// When there is no span of that name, or several: the test fails with the names present.
 #[must_use]
 pub fn span<'a>(spans: &'a [SpanData], name: &str) -> &'a SpanData {
     let mut found = spans.iter().filter(|span| span.name == name);

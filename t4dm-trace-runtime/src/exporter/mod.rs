@@ -3,6 +3,8 @@
 mod console;
 #[cfg(feature = "otlp")]
 mod otlp;
+#[cfg(feature = "zipkin")]
+mod zipkin;
 
 pub use console::ConsoleExporter;
 
@@ -48,4 +50,55 @@ pub(crate) fn spawn_network_pipelines(
     }
     let _ = resource;
     Ok(())
+}
+
+#[cfg(feature = "zipkin")]
+fn zipkin_pipeline(
+    settings: &crate::config::ZipkinSettings,
+    batch: crate::config::BatchSettings,
+    resource: &Resource,
+) -> Result<Arc<Pipeline>, InitError> {
+    use opentelemetry_sdk::trace::SpanExporter as _;
+    let settings = settings.clone();
+    let resource = resource.clone();
+    Pipeline::spawn("zipkin", batch, move || {
+        let client = http_client("zipkin", Some(settings.timeout), Vec::new())?;
+        let mut exporter = zipkin::ZipkinExporter::new(client, settings.endpoint.clone());
+        exporter.set_resource(&resource);
+        Ok(exporter)
+    })
+}
+
+/// reqwest with rustls on ring and the webpki roots, as tonic's TLS uses: no OpenSSL and no
+/// aws-lc build.
+#[cfg(any(feature = "otlp", feature = "zipkin"))]
+fn http_client(
+    exporter: &'static str,
+    timeout: Option<std::time::Duration>,
+    extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+) -> Result<reqwest::Client, InitError> {
+    let client_error =
+        |source: Box<dyn std::error::Error + Send + Sync>| InitError::Exporter { exporter, source };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    for certificate in extra_roots {
+        roots
+            .add(certificate)
+            .map_err(|error| client_error(Box::new(error)))?;
+    }
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|error| client_error(Box::new(error)))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let mut builder = reqwest::Client::builder().tls_backend_preconfigured(tls);
+    if let Some(timeout) = timeout {
+        builder = builder.timeout(timeout);
+    }
+    builder
+        .build()
+        .map_err(|error| client_error(Box::new(error)))
 }

@@ -25,6 +25,10 @@ pub(crate) fn spawn(
 }
 
 fn build(settings: &OtlpSettings) -> Result<opentelemetry_otlp::SpanExporter, InitError> {
+    let extra_roots = match &settings.certificate {
+        Some((setting, path)) => Some(read_certificates(setting, path)?),
+        None => None,
+    };
     let exporter_error = |source: opentelemetry_otlp::ExporterBuildError| InitError::Exporter {
         exporter: "otlp",
         source: Box::new(source),
@@ -35,14 +39,21 @@ fn build(settings: &OtlpSettings) -> Result<opentelemetry_otlp::SpanExporter, In
             // opentelemetry-otlp's tonic exporter appends the headers variables of the process
             // environment to whatever metadata it is given; pass ours only when they came from
             // elsewhere (`.env`), so that no header is sent twice.
-            let from_process_env = std::env::var_os(crate::config::OTEL_EXPORTER_OTLP_TRACES_HEADERS)
-                .is_some()
-                || std::env::var_os(crate::config::OTEL_EXPORTER_OTLP_HEADERS).is_some();
-            let headers: &[(String, String)] = if from_process_env { &[] } else { &settings.headers };
+            let from_process_env =
+                std::env::var_os(crate::config::OTEL_EXPORTER_OTLP_TRACES_HEADERS).is_some()
+                    || std::env::var_os(crate::config::OTEL_EXPORTER_OTLP_HEADERS).is_some();
+            let headers: &[(String, String)] = if from_process_env {
+                &[]
+            } else {
+                &settings.headers
+            };
             for (key, value) in headers {
-                let key = tonic::metadata::MetadataKey::from_bytes(key.to_ascii_lowercase().as_bytes())
-                    .map_err(|_| invalid_header(key))?;
-                let value = value.parse().map_err(|_| invalid_header(&format!("{key}={value}")))?;
+                let key =
+                    tonic::metadata::MetadataKey::from_bytes(key.to_ascii_lowercase().as_bytes())
+                        .map_err(|_| invalid_header(key))?;
+                let value = value
+                    .parse()
+                    .map_err(|_| invalid_header(&format!("{key}={value}")))?;
                 metadata.insert(key, value);
             }
             let mut builder = opentelemetry_otlp::SpanExporter::builder()
@@ -51,9 +62,11 @@ fn build(settings: &OtlpSettings) -> Result<opentelemetry_otlp::SpanExporter, In
                 .with_timeout(settings.timeout)
                 .with_metadata(metadata);
             if settings.endpoint.starts_with("https://") {
-                builder = builder.with_tls_config(
-                    tonic::transport::ClientTlsConfig::new().with_webpki_roots(),
-                );
+                let mut tls = tonic::transport::ClientTlsConfig::new().with_webpki_roots();
+                if let Some(roots) = &extra_roots {
+                    tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(&roots.pem));
+                }
+                builder = builder.with_tls_config(tls);
             }
             if let Some(Compression::Gzip) = settings.compression {
                 builder = builder.with_compression(opentelemetry_otlp::Compression::Gzip);
@@ -72,7 +85,11 @@ fn build(settings: &OtlpSettings) -> Result<opentelemetry_otlp::SpanExporter, In
                 .with_endpoint(settings.endpoint.clone())
                 .with_timeout(settings.timeout)
                 .with_headers(settings.headers.iter().cloned().collect())
-                .with_http_client(http_client()?);
+                .with_http_client(super::http_client(
+                    "otlp",
+                    None,
+                    extra_roots.map(|roots| roots.der).unwrap_or_default(),
+                )?);
             if let Some(Compression::Gzip) = settings.compression {
                 builder = builder.with_compression(opentelemetry_otlp::Compression::Gzip);
             }
@@ -89,24 +106,31 @@ fn invalid_header(text: &str) -> InitError {
     )
 }
 
-/// reqwest with rustls on ring and the webpki roots: no OpenSSL, no aws-lc build.
-fn http_client() -> Result<reqwest::Client, InitError> {
-    let client_error = |source: Box<dyn std::error::Error + Send + Sync>| InitError::Exporter {
-        exporter: "otlp",
-        source,
+/// A PEM file of CA certificates: its text (tonic takes PEM) and each certificate's DER (for
+/// rustls), checked to hold at least one certificate.
+struct ExtraRoots {
+    pem: String,
+    der: Vec<rustls::pki_types::CertificateDer<'static>>,
+}
+
+fn read_certificates(
+    setting: &'static str,
+    path: &std::path::Path,
+) -> Result<ExtraRoots, InitError> {
+    use rustls::pki_types::pem::PemObject as _;
+    let invalid = || {
+        InitError::invalid(
+            setting,
+            path.display().to_string(),
+            "a readable PEM file of CA certificates",
+        )
     };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|error| client_error(Box::new(error)))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .build()
-        .map_err(|error| client_error(Box::new(error)))
+    let pem = std::fs::read_to_string(path).map_err(|_| invalid())?;
+    let der: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes())
+        .collect::<Result<_, _>>()
+        .map_err(|_| invalid())?;
+    if der.is_empty() {
+        return Err(invalid());
+    }
+    Ok(ExtraRoots { pem, der })
 }
