@@ -5,8 +5,7 @@
 use crate::gateway::{Gateway, Session, Transport};
 use serde_json::{Value, json};
 use std::io::Write;
-use std::time::{Duration, Instant};
-use t4dm_trace_runtime::tracing_stats;
+use t4dm_trace_runtime::{flush_tracing, tracing_stats};
 
 /// Why the demo stopped early.
 #[derive(Debug, thiserror::Error)]
@@ -260,7 +259,7 @@ impl<W: Write> Demo<'_, W> {
             )?;
         }
         self.transcript.flush()?;
-        wait_for_console().await;
+        draw_trace();
         Ok(response)
     }
 }
@@ -325,20 +324,13 @@ fn abbreviate(text: &str) -> String {
     }
 }
 
-/// Waits (at most a second) until the console exporter has drawn every ended span, so each
-/// call's tree follows its transcript lines instead of arriving a batch later.
-async fn wait_for_console() {
-    let deadline = Instant::now() + Duration::from_secs(1);
-    while Instant::now() < deadline {
-        let stats = tracing_stats();
-        let Some(console) = stats.exporter("console") else {
-            return;
-        };
-        if console.spans_exported + console.spans_failed + console.spans_dropped
-            >= console.spans_created
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+/// Draws the call's trace now, so that each tree follows its transcript lines instead of
+/// arriving with a later batch. Only with the console on: an OTLP collector needs no pacing.
+fn draw_trace() {
+    if tracing_stats().exporter("console").is_none() {
+        return;
+    }
+    if let Err(error) = flush_tracing() {
+        eprintln!("t4dm-gateway: {error}");
     }
 }

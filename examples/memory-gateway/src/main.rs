@@ -4,6 +4,7 @@ use memory_gateway::transport::{http, stdio};
 use memory_gateway::{Gateway, Session, Transport, demo};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 use t4dm_trace_runtime::{TracingConfig, init_tracing};
 
 const USAGE: &str = "\
@@ -58,7 +59,13 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
     {
-        Ok(runtime) => runtime.block_on(run(mode)),
+        Ok(runtime) => {
+            let outcome = runtime.block_on(run(mode));
+            // After a signal, tokio's blocking stdin read may still be waiting for a line that
+            // never comes: do not wait for it.
+            runtime.shutdown_timeout(Duration::from_millis(100));
+            outcome
+        }
         Err(error) => Err(format!("cannot start the async runtime: {error}")),
     };
     // Exports what is still queued: the last calls' traces.
