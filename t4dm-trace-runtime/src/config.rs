@@ -308,6 +308,7 @@ pub struct TracingConfig {
     pub(crate) sampler: SamplerConfig,
     pub(crate) batch: BatchSettings,
     pub(crate) shutdown_timeout: Duration,
+    pub(crate) propagation: crate::propagation::PropagationSettings,
 }
 
 impl TracingConfig {
@@ -424,6 +425,7 @@ pub struct TracingConfigBuilder {
     sampler: Option<SamplerConfig>,
     shutdown_timeout: Option<Duration>,
     development_defaults: bool,
+    pub(crate) propagation: crate::propagation::PropagationOverrides,
 }
 
 impl TracingConfigBuilder {
@@ -556,6 +558,7 @@ fn unresolvable_defaults() -> TracingConfig {
         sampler: SamplerConfig::ParentBasedAlwaysOn,
         batch: BatchSettings::default(),
         shutdown_timeout: SHUTDOWN_TIMEOUT_DEFAULT,
+        propagation: crate::propagation::PropagationSettings::default(),
     }
 }
 
@@ -800,6 +803,7 @@ fn resolve_fields(
         sampler,
         batch,
         shutdown_timeout: builder.shutdown_timeout.unwrap_or(SHUTDOWN_TIMEOUT_DEFAULT),
+        propagation: builder.propagation.resolve(&|name| env.get(name))?,
     })
 }
 

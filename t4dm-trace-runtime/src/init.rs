@@ -94,6 +94,7 @@ pub fn init_tracing(config: TracingConfig) -> Result<TracingGuard, InitError> {
     if RUNTIME.set(runtime).is_err() {
         return Err(InitError::AlreadyInitialized);
     }
+    crate::propagation::install_propagators(&config.propagation);
     ENABLED.store(config.enabled, Ordering::Release);
     Ok(TracingGuard { _private: () })
 }
@@ -259,6 +260,7 @@ fn build_runtime(config: &TracingConfig) -> Result<TracingRuntime, InitError> {
     let mut builder = SdkTracerProvider::builder()
         .with_resource(resource)
         .with_sampler(sampler(config.sampler));
+    builder = crate::propagation::with_baggage_attributes(builder, &config.propagation);
     for pipeline in &pipelines {
         builder = builder.with_span_processor(BatchProcessor(Arc::clone(pipeline)));
     }
@@ -311,6 +313,7 @@ pub(crate) fn install_capture_runtime() {
     }
     let provider = crate::testing::capture_provider();
     opentelemetry::global::set_tracer_provider(provider.clone());
+    crate::propagation::install_propagators(&crate::propagation::PropagationSettings::default());
     let runtime = TracingRuntime {
         tracer: Some(scoped_tracer(&provider)),
         provider: Some(provider),
