@@ -55,7 +55,11 @@ async fn main() -> Result<(), Error> {
     serve(listener).await
 }
 
-/// Serves every connection of `listener`, each on its own task, until accepting fails.
+/// Serves every connection of `listener`, each on its own task.
+///
+/// # Errors
+///
+/// When accepting a connection fails.
 pub async fn serve(listener: TcpListener) -> Result<(), Error> {
     loop {
         let (stream, _) = listener.accept().await?;

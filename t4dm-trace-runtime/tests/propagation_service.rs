@@ -53,7 +53,7 @@ async fn start_listener() -> (SocketAddr, Log) {
                             .into_body()
                             .collect()
                             .await
-                            .map(|body| body.to_bytes())
+                            .map(http_body_util::Collected::to_bytes)
                             .unwrap_or_default();
                         log.lock()
                             .unwrap_or_else(PoisonError::into_inner)
