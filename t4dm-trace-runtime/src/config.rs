@@ -13,9 +13,9 @@ use crate::pipeline::Pipeline;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SpanExporter;
 use std::borrow::Cow;
-use std::sync::{Arc, Mutex};
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// `true` turns tracing on, `false` off (default: off, as the seed configuration has it).
@@ -349,6 +349,7 @@ pub struct TracingConfig {
     pub(crate) batch: BatchSettings,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) custom_exporters: Vec<CustomExporter>,
+    pub(crate) propagation: crate::propagation::PropagationSettings,
 }
 
 impl TracingConfig {
@@ -466,6 +467,7 @@ pub struct TracingConfigBuilder {
     shutdown_timeout: Option<Duration>,
     development_defaults: bool,
     custom_exporters: Vec<CustomExporter>,
+    pub(crate) propagation: crate::propagation::PropagationOverrides,
 }
 
 impl TracingConfigBuilder {
@@ -647,6 +649,7 @@ fn unresolvable_defaults() -> TracingConfig {
         batch: BatchSettings::default(),
         shutdown_timeout: SHUTDOWN_TIMEOUT_DEFAULT,
         custom_exporters: Vec::new(),
+        propagation: crate::propagation::PropagationSettings::default(),
     }
 }
 
@@ -850,6 +853,7 @@ fn resolve_fields(
         batch,
         shutdown_timeout: builder.shutdown_timeout.unwrap_or(SHUTDOWN_TIMEOUT_DEFAULT),
         custom_exporters: builder.custom_exporters,
+        propagation: builder.propagation.resolve(&|name| env.get(name))?,
     })
 }
 

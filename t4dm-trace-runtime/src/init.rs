@@ -50,10 +50,12 @@ pub(crate) fn tracer() -> Option<&'static SdkTracer> {
 /// Starts tracing as `config` says, and returns a guard that shuts it down when dropped.
 ///
 /// With tracing disabled (`T4DM_OTEL_ENABLED=false`, or nothing enabling it), this records
-/// that fact and returns: `#[traced]` functions then cost one relaxed atomic load and a branch,
-/// and nothing of OpenTelemetry is touched. Otherwise it starts one export thread per exporter,
-/// installs the tracer provider as OpenTelemetry's global provider (so spans from other
-/// OpenTelemetry instrumentation join the same traces and pipeline) and turns `#[traced]` on.
+/// that fact and installs only the propagators (so that trace context arriving in requests still
+/// passes through to outgoing ones): `#[traced]` functions then cost one relaxed atomic load and
+/// a branch, and start no span. Otherwise it starts one export thread per exporter, installs the
+/// tracer provider as OpenTelemetry's global provider (so spans from other OpenTelemetry
+/// instrumentation join the same traces and pipeline) and the propagators (`OTEL_PROPAGATORS`,
+/// default `tracecontext,baggage`), and turns `#[traced]` on.
 ///
 /// # Errors
 ///
@@ -102,6 +104,7 @@ pub fn init_tracing(config: TracingConfig) -> Result<TracingGuard, InitError> {
     if RUNTIME.set(runtime).is_err() {
         return Err(InitError::AlreadyInitialized);
     }
+    crate::propagation::install_propagators(&config.propagation);
     ENABLED.store(config.enabled, Ordering::Release);
     Ok(TracingGuard { _private: () })
 }
@@ -317,6 +320,7 @@ fn build_runtime(config: &TracingConfig) -> Result<TracingRuntime, InitError> {
     let mut builder = SdkTracerProvider::builder()
         .with_resource(resource)
         .with_sampler(sampler(config.sampler));
+    builder = crate::propagation::with_baggage_attributes(builder, &config.propagation);
     for pipeline in &pipelines {
         builder = builder.with_span_processor(BatchProcessor(Arc::clone(pipeline)));
     }
@@ -369,6 +373,7 @@ pub(crate) fn install_capture_runtime() {
     }
     let provider = crate::testing::capture_provider();
     opentelemetry::global::set_tracer_provider(provider.clone());
+    crate::propagation::install_propagators(&crate::propagation::PropagationSettings::default());
     let runtime = TracingRuntime {
         tracer: Some(scoped_tracer(&provider)),
         provider: Some(provider),

@@ -50,6 +50,8 @@
 //! | `T4DM_OTEL_PROTOCOL` | `grpc`, `http/protobuf` or `http/json` (else `OTEL_EXPORTER_OTLP_PROTOCOL`) | by port |
 //! | `T4DM_OTEL_SAMPLE_RATIO` | fraction of new traces kept, parent-based | `1` |
 //! | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,..` resource attributes | none |
+//! | `OTEL_PROPAGATORS` | `tracecontext`, `baggage` and/or `none`: what [`inject_context`] and [`extract_context`] use | `tracecontext,baggage` |
+//! | `T4DM_OTEL_BAGGAGE_ATTRIBUTES` | baggage keys copied onto span attributes, e.g. `user.id,session.id` | none |
 //!
 //! The README lists every `OTEL_*` variable honoured.
 //!
@@ -58,6 +60,9 @@
 //! - `otlp` (default): OTLP export over gRPC and HTTP.
 //! - `zipkin`: Zipkin export.
 //! - `testing`: [`testing::capture`], the spans a closure finished, for tests.
+//! - `http` (default): [`inject_context`] and [`extract_context`] on `http::HeaderMap`.
+//! - `mcp`: [`inject_context`] and [`extract_context`] on MCP's `params._meta`
+//!   (`serde_json::Map<String, serde_json::Value>`).
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -68,6 +73,7 @@ mod exporter;
 mod init;
 mod instrument;
 mod pipeline;
+mod propagation;
 mod span;
 mod value;
 
@@ -102,6 +108,14 @@ pub use init::{
     tracer_provider, tracing_stats,
 };
 pub use instrument::{EnteredSpan, ParentContext, TracedFuture};
+pub use propagation::{
+    ExtractCarrier, InjectCarrier, OTEL_PROPAGATORS, OTEL_PROPAGATORS_DEFAULT, PropagationError,
+    Propagator, T4DM_OTEL_BAGGAGE_ATTRIBUTES, TRACE_FLAG_RANDOM, TraceFutureExt,
+    W3cBaggagePropagator, W3cTraceContextPropagator, bind_current_trace, composite_propagator,
+    context_with_baggage, extract_context, get_baggage, get_trace_context, inject_context,
+    inject_context_from, set_baggage, spawn_blocking_in_current_trace, spawn_in_current_trace,
+    spawn_thread_in_current_trace, with_trace_state_entry,
+};
 pub use span::{
     TraceSpan, add_span_attribute, add_span_event, current_trace_id, record_error,
     set_span_error, trace_span,

@@ -103,6 +103,9 @@ struct Behaviour {
 struct Shared {
     requests: Mutex<Vec<ReceivedRequest>>,
     behaviour: Mutex<Behaviour>,
+    /// Only count spans, keeping nothing (for benchmarks sending millions).
+    count_only: bool,
+    span_count: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -128,6 +131,19 @@ impl Shared {
     }
 
     fn record(&self, request: ReceivedRequest) {
+        let spans: usize = request
+            .otlp
+            .resource_spans
+            .iter()
+            .flat_map(|resource| &resource.scope_spans)
+            .map(|scope| scope.spans.len())
+            .sum::<usize>()
+            + request.zipkin.len();
+        self.span_count
+            .fetch_add(spans as u64, std::sync::atomic::Ordering::Relaxed);
+        if self.count_only {
+            return;
+        }
         self.requests
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -208,13 +224,30 @@ impl Receiver {
         Receiver::start_with(wire, Some(certificates))
     }
 
+    /// Starts a receiver that decodes and counts spans but keeps none: for benchmarks.
+    #[must_use]
+    pub fn start_counting(wire: Wire) -> Self {
+        Receiver::start_with_shared(
+            wire,
+            None,
+            Shared {
+                count_only: true,
+                ..Shared::default()
+            },
+        )
+    }
+
     fn start_with(wire: Wire, tls: Option<TestCertificates>) -> Self {
+        Receiver::start_with_shared(wire, tls, Shared::default())
+    }
+
+    fn start_with_shared(wire: Wire, tls: Option<TestCertificates>, shared: Shared) -> Self {
         let (release, _) = watch::channel(false);
         let mut receiver = Receiver {
             wire,
             address: SocketAddr::from(([127, 0, 0, 1], 0)),
             tls,
-            shared: Arc::new(Shared::default()),
+            shared: Arc::new(shared),
             release,
             runtime: None,
         };
@@ -309,6 +342,14 @@ impl Receiver {
     pub fn release(&self) {
         self.shared.behaviour(|behaviour| behaviour.held = false);
         self.release.send_modify(|flag| *flag = !*flag);
+    }
+
+    /// How many spans have arrived (OTLP and Zipkin), kept or not.
+    #[must_use]
+    pub fn span_count(&self) -> u64 {
+        self.shared
+            .span_count
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Every request received so far.
