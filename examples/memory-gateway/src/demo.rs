@@ -7,6 +7,9 @@ use serde_json::{Value, json};
 use std::io::Write;
 use t4dm_trace_runtime::{flush_tracing, tracing_stats};
 
+/// The W3C trace context of a made-up calling agent's span.
+const AGENT_TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
 /// Why the demo stopped early.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -109,6 +112,17 @@ impl<W: Write> Demo<'_, W> {
         self.tool(
             "mark_important",
             json!({ "episode_id": coffee, "importance": 0.9 }),
+        )
+        .await?;
+        // An agent that traces its own work passes its span in `_meta`: the gateway's spans
+        // join the agent's trace (`remote parent` in the tree's header).
+        self.request(
+            "tools/call",
+            json!({
+                "name": "recall_episodes",
+                "arguments": { "query": "Ethiopian coffee beans", "limit": 3 },
+                "_meta": { "traceparent": AGENT_TRACEPARENT },
+            }),
         )
         .await?;
         Ok(())
@@ -269,8 +283,12 @@ fn describe_request(message: &Value) -> String {
     let method = message["method"].as_str().unwrap_or_default();
     let params = &message["params"];
     if method == "tools/call" {
+        let meta = match params.get("_meta") {
+            Some(meta) => format!(" _meta={meta}"),
+            None => String::new(),
+        };
         format!(
-            "tools/call {} {}",
+            "tools/call {} {}{meta}",
             params["name"].as_str().unwrap_or_default(),
             params["arguments"]
         )

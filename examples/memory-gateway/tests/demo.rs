@@ -73,6 +73,9 @@ mcp.recall_episodes SERVER
             .all(|line| line.starts_with("→ ") || line.starts_with("← ")),
         "stdout is the transcript only:\n{stdout}"
     );
+    let continued = trace_of(&traces, "mcp.recall_episodes", Some(9));
+    assert_eq!(continued.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(continued.remote_parent.as_deref(), Some("00f067aa0ba902b7"));
     assert!(stdout.contains("← tool error: no episode with id `episode-404`"));
     assert!(stdout.contains("← error -32700: parse error"));
 }
