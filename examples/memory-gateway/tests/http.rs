@@ -61,7 +61,7 @@ fn a_session_opens_serves_tools_and_ends() {
     trace.child(0, "episodic.recall");
 
     let ended = gateway.send("DELETE", None, &[("Mcp-Session-Id", &session)]);
-    assert_eq!(ended.status, 200);
+    assert_eq!((ended.status, ended.body.as_str()), (200, ""));
     let gone = gateway.post(&call(4, "memory_stats", json!({})), Some(&session));
     assert_eq!(gone.status, 404, "an ended session is unknown");
 }

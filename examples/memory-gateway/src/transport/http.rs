@@ -177,9 +177,7 @@ impl HttpState {
             .await
         else {
             // A notification or a response: accepted, nothing to answer.
-            let mut accepted = Response::new(Full::default());
-            *accepted.status_mut() = StatusCode::ACCEPTED;
-            return accepted;
+            return empty(StatusCode::ACCEPTED);
         };
         if malformed {
             return json_response(StatusCode::BAD_REQUEST, &response);
@@ -207,7 +205,7 @@ impl HttpState {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(id);
         match removed {
-            Some(_) => text(StatusCode::OK, "session ended"),
+            Some(_) => empty(StatusCode::OK),
             None => text(StatusCode::NOT_FOUND, "unknown or ended session"),
         }
     }
@@ -266,6 +264,13 @@ fn json_response(status: StatusCode, body: &Value) -> HttpResponse {
     response
 }
 
+fn empty(status: StatusCode) -> HttpResponse {
+    let mut response = Response::new(Full::default());
+    *response.status_mut() = status;
+    response
+}
+
+/// A failure the transport answers itself, before any JSON-RPC.
 fn text(status: StatusCode, message: &str) -> HttpResponse {
     json_response(status, &json!({ "error": message }))
 }
