@@ -238,11 +238,8 @@ impl Call {
                 jsonrpc::id_text(id),
                 tool_name(method, params.as_ref()),
             ),
-            Ok(Message::Notification { method, params }) => (
-                Some(method.clone()),
-                None,
-                tool_name(method, params.as_ref()),
-            ),
+            // A `tools/call` without an id expects no answer and runs nothing: no tool span.
+            Ok(Message::Notification { method, .. }) => (Some(method.clone()), None, None),
             Ok(Message::Response) => (None, None, None),
             Err(malformed) => (None, jsonrpc::id_text(&malformed.id), None),
         };

@@ -449,11 +449,30 @@ fn notifications_are_not_answered() {
     let mut client = StdioClient::initialized();
     client.notify("notifications/cancelled", json!({ "requestId": 1 }));
     client.notify("notifications/whatever", json!({}));
+    client.notify("tools/call", json!({ "name": "memory_stats" }));
     client.send(&json!({ "jsonrpc": "2.0", "id": 77, "result": {} }));
     // `request` checks that the very next line answers it.
     assert_eq!(client.result("ping", json!({})), json!({}));
-    let (status, _) = client.finish();
+    let (status, stderr) = client.finish();
     assert!(status.success());
+    let traces = parse_traces(&stderr);
+    let roots: Vec<&str> = traces
+        .iter()
+        .map(|trace| trace.root().name.as_str())
+        .collect();
+    assert_eq!(
+        roots,
+        [
+            "initialize",
+            "notifications/initialized",
+            "notifications/cancelled",
+            "mcp.unknown_method",
+            "tools/call",
+            "ping"
+        ],
+        "a client's response is not traced; nothing is an error"
+    );
+    assert!(traces.iter().all(|trace| trace.root().error.is_none()));
 }
 
 #[test]
