@@ -115,7 +115,7 @@ pub fn init_tracing(config: TracingConfig) -> Result<TracingGuard, InitError> {
 /// # Errors
 ///
 /// [`ExportError::Timeout`] when queued spans could not all be exported in time (they are
-/// counted as dropped), [`ExportError::Export`] when the final export failed.
+/// counted as dropped), [`ExportError::Failed`] when the final export failed.
 pub fn shutdown_tracing() -> Result<(), ExportError> {
     let Some(runtime) = RUNTIME.get() else {
         return Ok(());

@@ -117,7 +117,8 @@ pub use propagation::{
     spawn_thread_in_current_trace, with_trace_state_entry,
 };
 pub use span::{
-    TraceSpan, add_span_attribute, add_span_event, current_trace_id, record_error, trace_span,
+    TraceSpan, add_span_attribute, add_span_event, current_trace_id, record_error, set_span_error,
+    trace_span,
 };
 pub use value::{SpanArrayElement, SpanValue};
 

@@ -6,8 +6,8 @@ use crate::instrument::{
     EnteredSpan, IgnoreOutput, ParentContext, PendingSpan, SpanStart, TracedFuture,
 };
 use crate::value::SpanValue;
-use opentelemetry::trace::{SpanKind, TraceContextExt, TraceId};
-use opentelemetry::{Context, Key, KeyValue};
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt, TraceId};
+use opentelemetry::{Context, Key, KeyValue, StringValue};
 use std::borrow::Cow;
 use std::future::Future;
 
@@ -77,6 +77,42 @@ pub fn record_error<E: std::error::Error + ?Sized>(error: &E) {
         let span = cx.span();
         if span.is_recording() {
             info.record_on(&span);
+        }
+    });
+}
+
+/// Marks the current span failed when there is no Rust error value to record: status Error with
+/// `description`, and `error.type` set to `error_type`, a low-cardinality class of failure such
+/// as a protocol status code (`"-32602"`) or `"tool_error"`. Unlike [`record_error`], no
+/// `exception` event is added: nothing was raised. Does nothing outside a span or when tracing
+/// is disabled.
+///
+/// # Example
+///
+/// ```
+/// use t4dm_trace_runtime::{set_span_error, traced};
+///
+/// #[traced("tools/call", kind = Server)]
+/// fn call_tool(known: bool) -> &'static str {
+///     if !known {
+///         set_span_error("-32602", "unknown tool");
+///     }
+///     "done"
+/// }
+/// # call_tool(false);
+/// ```
+pub fn set_span_error(
+    error_type: impl Into<StringValue>,
+    description: impl Into<Cow<'static, str>>,
+) {
+    if !is_enabled() {
+        return;
+    }
+    Context::map_current(|cx| {
+        let span = cx.span();
+        if span.is_recording() {
+            span.set_status(Status::error(description));
+            span.set_attribute(KeyValue::new("error.type", error_type.into()));
         }
     });
 }
