@@ -10,7 +10,9 @@ use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
-use syn::{Block, Expr, ExprAsync, GenericArgument, Ident, LitStr, PathArguments, ReturnType, Stmt, Type};
+use syn::{
+    Block, Expr, ExprAsync, GenericArgument, Ident, LitStr, PathArguments, ReturnType, Stmt, Type,
+};
 
 /// How the function's body runs, which decides where the span starts and ends.
 enum Shape {
@@ -102,7 +104,11 @@ pub(crate) fn expand(args: TracedArgs, item: TracedFn) -> TokenStream {
                 // async-trait already types its block's output with a `let __ret: R`.
                 async_block.to_token_stream()
             } else {
-                typed_async_block(Some(&async_block), output.as_ref(), &async_block.block.to_token_stream())
+                typed_async_block(
+                    Some(&async_block),
+                    output.as_ref(),
+                    &async_block.block.to_token_stream(),
+                )
             };
             let call = instrument_future(&private, &span_ident, &future, describe.as_ref());
             let tail = match box_pin {
@@ -149,9 +155,10 @@ fn span_start(args: &TracedArgs, item: &TracedFn, private: &TokenStream) -> Toke
         None => quote!(#private::SpanKind::Internal),
     };
     let attrs = args.attrs.iter().map(|attr| attribute_call(attr));
-    let parent = args.parent.as_ref().map(|parent| {
-        quote_spanned!(parent.span()=> .parent(&(#parent)))
-    });
+    let parent = args
+        .parent
+        .as_ref()
+        .map(|parent| quote_spanned!(parent.span()=> .parent(&(#parent))));
     quote! {
         #private::SpanStart::new(#name, #kind)
             #(#attrs)*
