@@ -32,7 +32,7 @@ enum Shape {
     },
 }
 
-pub(crate) fn expand(args: TracedArgs, item: TracedFn) -> TokenStream {
+pub(crate) fn expand(args: &TracedArgs, item: TracedFn) -> TokenStream {
     let krate = args
         .krate
         .as_ref()
@@ -43,11 +43,11 @@ pub(crate) fn expand(args: TracedArgs, item: TracedFn) -> TokenStream {
     let shape = shape_of(&item);
     let output = output_type(&item, &shape);
     let records_errors = match args.err {
-        Some(ErrMode::Record) => true,
-        Some(ErrMode::Ignore) => false,
+        Some((ErrMode::Record, _)) => true,
+        Some((ErrMode::Ignore, _)) => false,
         None => output.as_ref().is_some_and(is_result_type),
     };
-    let start = span_start(&args, &item, &private);
+    let start = span_start(args, &item, &private);
     let TracedFn {
         attrs,
         vis,
@@ -66,15 +66,16 @@ pub(crate) fn expand(args: TracedArgs, item: TracedFn) -> TokenStream {
             let mut block = TokenStream::new();
             brace.surround(&mut block, |tokens| body.to_tokens(tokens));
             let call_span = output.as_ref().map_or_else(Span::call_site, Spanned::span);
-            match describe {
-                Some(describe) => quote_spanned! {call_span=>
+            if let Some(describe) = describe {
+                quote_spanned! {call_span=>
                     #prepare
                     #private::run_result(#span_ident, move || #block, #describe)
-                },
-                None => quote_spanned! {call_span=>
+                }
+            } else {
+                quote_spanned! {call_span=>
                     #prepare
                     #private::run(#span_ident, move || #block)
-                },
+                }
             }
         }
         Shape::Never => {
@@ -150,11 +151,12 @@ fn span_start(args: &TracedArgs, item: &TracedFn, private: &TokenStream) -> Toke
             LitStr::new(&text, ident.span()).to_token_stream()
         }
     };
-    let kind = match &args.kind {
-        Some(kind) => quote!(#private::SpanKind::#kind),
-        None => quote!(#private::SpanKind::Internal),
-    };
-    let attrs = args.attrs.iter().map(|attr| attribute_call(attr));
+    let kind = args
+        .kind
+        .as_ref()
+        .map_or_else(|| quote!(Internal), ToTokens::to_token_stream);
+    let kind = quote!(#private::SpanKind::#kind);
+    let attrs = args.attrs.iter().map(attribute_call);
     let parent = args
         .parent
         .as_ref()
@@ -194,9 +196,10 @@ fn instrument_future(
     future: &TokenStream,
     describe: Option<&TokenStream>,
 ) -> TokenStream {
-    match describe {
-        Some(describe) => quote!(#private::run_async_result(#span_ident, #future, #describe)),
-        None => quote!(#private::run_async(#span_ident, #future)),
+    if let Some(describe) = describe {
+        quote!(#private::run_async_result(#span_ident, #future, #describe))
+    } else {
+        quote!(#private::run_async(#span_ident, #future))
     }
 }
 

@@ -48,5 +48,5 @@ fn traced_impl(
     };
     validate::validate(&args, &item, &mut errors);
     errors.finish()?;
-    Ok(expand::expand(args, item))
+    Ok(expand::expand(&args, item))
 }
