@@ -16,6 +16,15 @@ pub(crate) struct TracedFn {
     pub(crate) body: TokenStream,
 }
 
+impl TracedFn {
+    /// The function's `#[track_caller]`, whose meaning a closure around the body would lose.
+    pub(crate) fn track_caller(&self) -> Option<&Attribute> {
+        self.attrs
+            .iter()
+            .find(|attr| attr.path().is_ident("track_caller"))
+    }
+}
+
 impl Parse for TracedFn {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let attrs = input.call(Attribute::parse_outer)?;

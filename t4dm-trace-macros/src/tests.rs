@@ -206,3 +206,31 @@ fn every_option() {
         },
     );
 }
+
+#[test]
+fn track_caller_fn() {
+    check(
+        "track_caller_fn",
+        quote!("assert.positive"),
+        quote! {
+            #[track_caller]
+            fn assert_positive(value: i64) -> Result<i64, String> {
+                assert!(value > 0, "not positive");
+                Ok(value)
+            }
+        },
+    );
+}
+
+#[test]
+fn impl_trait_fn() {
+    check(
+        "impl_trait_fn",
+        quote!(),
+        quote! {
+            fn scale(factor: u32) -> impl Fn(u32) -> u32 {
+                move |x| x * factor
+            }
+        },
+    );
+}

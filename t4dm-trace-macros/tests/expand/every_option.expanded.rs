@@ -10,5 +10,5 @@ fn call(tool: &str, query: &str, limit: usize, remote_cx: Context) -> Result<(),
             .attr("limit", &(limit))
             .parent(&(remote_cx))
     });
-    my_runtime::__private::run(__t4dm_span, move || { Ok(()) })
+    my_runtime::__private::run(__t4dm_span, move || -> Result<(), Error> { Ok(()) })
 }

@@ -4,5 +4,5 @@ fn name(&self) -> &str {
         "store.name",
         ::t4dm_trace_runtime::__private::SpanKind::Internal,
     ));
-    ::t4dm_trace_runtime::__private::run(__t4dm_span, move || { &self.name })
+    ::t4dm_trace_runtime::__private::run(__t4dm_span, move || -> &str { &self.name })
 }

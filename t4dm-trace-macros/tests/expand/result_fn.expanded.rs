@@ -9,7 +9,7 @@ fn put(key: &str, bytes: &[u8]) -> std::io::Result<()> {
     });
     ::t4dm_trace_runtime::__private::run_result(
         __t4dm_span,
-        move || {
+        move || -> std::io::Result<()> {
             check(key)?;
             write(bytes)
         },

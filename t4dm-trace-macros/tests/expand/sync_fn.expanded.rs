@@ -9,6 +9,6 @@ pub fn recall(query: &str, limit: usize) -> Vec<String> {
     });
     ::t4dm_trace_runtime::__private::run(
         __t4dm_span,
-        move || { vec![query.to_owned(); limit] },
+        move || -> Vec<String> { vec![query.to_owned(); limit] },
     )
 }
