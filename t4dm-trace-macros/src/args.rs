@@ -7,6 +7,7 @@
 use crate::errors::Errors;
 use crate::validate::SPAN_KINDS;
 use proc_macro2::{Span, TokenTree};
+use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::parse::{ParseStream, Parser};
 use syn::{Expr, Ident, LitBool, LitStr, Path, Token, parenthesized};
@@ -19,8 +20,17 @@ mod kw {
     syn::custom_keyword!(err);
 }
 
-/// The options a user may give, in the order the documentation lists them.
-const OPTIONS: &[&str] = &["name", "kind", "attrs", "parent", "err", "crate"];
+/// The options a user may give, in the order the documentation lists them, each with the form
+/// that error messages suggest.
+const OPTIONS: &[(&str, &str)] = &[
+    ("name", "name = \"span.name\""),
+    ("kind", "kind = Server"),
+    ("attrs", "attrs(key = value, ..)"),
+    ("parent", "parent = cx"),
+    // Quoted by the message as `{form}`: two forms in one.
+    ("err", "err` or `err = false"),
+    ("crate", "crate = path::to::runtime"),
+];
 
 /// Everything written inside `#[traced(...)]`.
 #[derive(Default)]
@@ -59,7 +69,10 @@ pub(crate) struct AttrSpec {
 /// An attribute key: `limit`, `db.collection.name` or `"db.collection.name"`.
 pub(crate) struct AttrKey {
     pub(crate) text: String,
+    /// Where the generated key literal points: the key's first token.
     pub(crate) span: Span,
+    /// The key as written, for errors that underline all of it.
+    tokens: proc_macro2::TokenStream,
 }
 
 /// How an attribute's value is recorded.
@@ -257,17 +270,14 @@ fn unexpected(input: ParseStream<'_>, first: bool) -> syn::Error {
                  use `name = ..` for a name computed at run time"
             )
         } else {
-            format!(
-                "expected an option, found {found}; expected one of {}",
-                quoted_list(OPTIONS)
-            )
+            format!("expected an option ({}), found {found}", option_names())
         };
         return syn::Error::new(span, message);
     };
     let after = input.fork();
     let _ = after.call(Ident::parse_any);
-    let message = if OPTIONS.iter().any(|option| ident == option) {
-        format!("`{ident}` needs a value here; see the `#[traced]` documentation for its form")
+    let message = if let Some((_, form)) = OPTIONS.iter().find(|(option, _)| ident == option) {
+        format!("`{ident}` is written `{form}`")
     } else if first && !after.peek(Token![=]) && !after.peek(syn::token::Paren) {
         format!(
             "expected the span name as a string literal, found `{ident}`; \
@@ -276,10 +286,15 @@ fn unexpected(input: ParseStream<'_>, first: bool) -> syn::Error {
     } else {
         format!(
             "unknown option `{ident}`; expected one of {}",
-            quoted_list(OPTIONS)
+            option_names()
         )
     };
     syn::Error::new(ident.span(), message)
+}
+
+fn option_names() -> String {
+    let names: Vec<&str> = OPTIONS.iter().map(|(name, _)| *name).collect();
+    quoted_list(&names)
 }
 
 /// "`a`, `b`, `c`", for messages.
@@ -326,6 +341,7 @@ fn parse_attr(input: ParseStream<'_>) -> syn::Result<AttrSpec> {
         let key = AttrKey {
             text: ident.unraw().to_string(),
             span: ident.span(),
+            tokens: ident.to_token_stream(),
         };
         let expr = ident_expr(&ident);
         let value = if display {
@@ -364,10 +380,11 @@ fn parse_attr(input: ParseStream<'_>) -> syn::Result<AttrSpec> {
             value: AttrValue::Typed(ident_expr(&ident)),
             argument: Some(ident),
         }),
-        None => Err(syn::Error::new(
-            key.span,
+        None => Err(syn::Error::new_spanned(
+            &key.tokens,
             format!(
-                "expected `=` and a value after the attribute key `{}`",
+                "expected `=` and a value after the attribute key `{}`; only an argument's \
+                 plain name can stand alone",
                 key.text
             ),
         )),
@@ -386,13 +403,12 @@ fn parse_attr_key(input: ParseStream<'_>) -> syn::Result<(AttrKey, Option<Ident>
                 "an attribute key must not be empty",
             ));
         }
-        return Ok((
-            AttrKey {
-                text,
-                span: literal.span(),
-            },
-            None,
-        ));
+        let key = AttrKey {
+            text,
+            span: literal.span(),
+            tokens: literal.to_token_stream(),
+        };
+        return Ok((key, None));
     }
     let first = Ident::parse_any(input).map_err(|error| {
         syn::Error::new(
@@ -402,18 +418,22 @@ fn parse_attr_key(input: ParseStream<'_>) -> syn::Result<(AttrKey, Option<Ident>
         )
     })?;
     let mut text = first.unraw().to_string();
-    let mut span = first.span();
-    let mut dotted = false;
+    let mut tokens = first.to_token_stream();
     while input.peek(Token![.]) {
-        input.parse::<Token![.]>()?;
+        let dot: Token![.] = input.parse()?;
         let part = Ident::parse_any(input)?;
         text.push('.');
         text.push_str(&part.unraw().to_string());
-        span = span.join(part.span()).unwrap_or(span);
-        dotted = true;
+        dot.to_tokens(&mut tokens);
+        part.to_tokens(&mut tokens);
     }
-    let single = (!dotted).then_some(first);
-    Ok((AttrKey { text, span }, single))
+    let key = AttrKey {
+        text,
+        span: first.span(),
+        tokens,
+    };
+    let single = (!key.text.contains('.')).then_some(first);
+    Ok((key, single))
 }
 
 fn ident_expr(ident: &Ident) -> Expr {
