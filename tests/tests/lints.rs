@@ -164,6 +164,27 @@ fn delegate_never() -> ! {
     diverges()
 }
 
+#[traced]
+fn delegate_result() -> Result<u32, AppError> {
+    fallible("4")
+}
+
+#[traced]
+#[track_caller]
+fn caller_line() -> u32 {
+    std::panic::Location::caller().line()
+}
+
+#[traced]
+fn adder(step: u32) -> impl Fn(u32) -> u32 {
+    move |value| value + step
+}
+
+#[traced]
+fn boxed_adder(step: u32) -> Box<dyn Fn(u32) -> u32> {
+    Box::new(move |value| value + step)
+}
+
 struct Store {
     name: String,
     hits: u32,
@@ -260,6 +281,10 @@ fn every_shape_runs_under_the_strict_lints() {
         assert!(std::panic::catch_unwind(|| delegate_never()).is_err());
         assert_eq!(delegate(), 2);
         delegate_unit();
+        assert_eq!(delegate_result().ok(), Some(4));
+        assert_eq!(caller_line(), line!());
+        assert_eq!(adder(1)(2), 3);
+        assert_eq!(boxed_adder(2)(2), 4);
         let mut store = Store::new("store");
         *store.hits_mut() += 1;
         assert_eq!(store.name(), "store");
