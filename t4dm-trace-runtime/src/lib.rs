@@ -57,7 +57,7 @@
 //!
 //! - `otlp` (default): OTLP export over gRPC and HTTP.
 //! - `zipkin`: Zipkin export.
-//! - `testing`: [`testing::capture`], the spans a closure finished, for tests.
+//! - `testing`: `testing::capture`, the spans a closure finished, for tests.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
