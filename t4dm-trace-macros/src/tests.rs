@@ -234,3 +234,18 @@ fn impl_trait_fn() {
         },
     );
 }
+
+/// The "Expands to" section of the `#[traced]` documentation shows the `result_fn` snapshot:
+/// the documentation must not drift from what the macro generates.
+#[test]
+fn documented_expansion_is_current() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let snapshot = std::fs::read_to_string(root.join("tests/expand/result_fn.expanded.rs"))
+        .expect("the result_fn snapshot");
+    let docs = std::fs::read_to_string(root.join("../t4dm-trace-runtime/src/traced.md"))
+        .expect("the documentation of #[traced]");
+    assert!(
+        docs.contains(&format!("```text\n{snapshot}```")),
+        "update the \"Expands to\" section of t4dm-trace-runtime/src/traced.md to:\n{snapshot}"
+    );
+}
