@@ -38,6 +38,8 @@ struct TailAsync {
     async_block: ExprAsync,
     /// The function wrapping the block, async-trait's `Box::pin`.
     wrapper: Option<Expr>,
+    /// The body's braces, around the prefix and the instrumented tail.
+    brace: syn::token::Brace,
 }
 
 /// What every part of one expansion refers to.
@@ -70,7 +72,7 @@ pub(crate) fn expand(args: &TracedArgs, item: TracedFn) -> TokenStream {
         let #span = #private::span(|| #start);
     };
     let run = match shape {
-        Shape::Guard => guard(&names, &item.body),
+        Shape::Guard => guard(&names, &item),
         Shape::Closure => closure(&names, &item, output.as_ref(), describe.as_ref()),
         Shape::Async => {
             let future = typed_async_block(None, output.as_ref(), &braced(&item, &item.body));
@@ -97,13 +99,15 @@ pub(crate) fn expand(args: &TracedArgs, item: TracedFn) -> TokenStream {
     }
 }
 
-/// `let __t4dm_guard = enter(span); <body>`: the body stays the function's own.
-fn guard(names: &Names, body: &TokenStream) -> TokenStream {
+/// `let __t4dm_guard = enter(span); { <body> }`: the body runs in place, in its own braces so
+/// that items at its top stay at the top of a block (`clippy::items_after_statements`).
+fn guard(names: &Names, item: &TracedFn) -> TokenStream {
     let Names { private, span } = names;
     let guard = Ident::new("__t4dm_guard", Span::mixed_site());
+    let block = braced(item, &item.body);
     quote! {
         let #guard = #private::enter(#span);
-        #body
+        #block
     }
 }
 
@@ -152,6 +156,7 @@ fn tail_async(
         prefix,
         async_block,
         wrapper,
+        brace,
     } = tail;
     let future = if wrapper.is_some() {
         // async-trait already types its block's output with a `let __ret: R`.
@@ -168,10 +173,15 @@ fn tail_async(
         Some(wrapper) => quote!(#wrapper(#call)),
         None => call,
     };
-    quote! {
-        #(#prefix)*
-        #call
+    if prefix.is_empty() {
+        return call;
     }
+    // The user's statements keep a block of their own, as in `guard`.
+    let mut block = TokenStream::new();
+    brace.surround(&mut block, |tokens| {
+        tokens.extend(quote!(#(#prefix)* #call));
+    });
+    block
 }
 
 /// Whether an `Err` is recorded: as `err` says, else when the work's type is a `Result`.
@@ -343,6 +353,7 @@ fn tail_async_of(item: &TracedFn) -> Option<TailAsync> {
         prefix,
         async_block,
         wrapper,
+        brace: item.brace,
     })
 }
 

@@ -133,6 +133,14 @@ fn returns_future(limit: u32) -> impl Future<Output = u32> + Send {
 }
 
 #[traced]
+fn returns_future_with_item(limit: u32) -> impl Future<Output = u32> {
+    fn double(value: u32) -> u32 {
+        value * 2
+    }
+    async move { double(limit) }
+}
+
+#[traced]
 fn returns_boxed_future(limit: u32) -> Pin<Box<dyn Future<Output = Result<u32, AppError>> + Send>> {
     Box::pin(async move {
         if limit == 0 {
@@ -173,6 +181,16 @@ fn delegate_result() -> Result<u32, AppError> {
 #[track_caller]
 fn caller_line() -> u32 {
     std::panic::Location::caller().line()
+}
+
+// Items first in a body that runs in place: after our statements, but not after the user's.
+#[traced]
+fn with_item() -> impl Fn(u32) -> u32 {
+    const STEP: u32 = 3;
+    fn add(value: u32) -> u32 {
+        value + STEP
+    }
+    add
 }
 
 #[traced]
@@ -284,6 +302,7 @@ fn every_shape_runs_under_the_strict_lints() {
         assert_eq!(delegate_result().ok(), Some(4));
         assert_eq!(caller_line(), line!());
         assert_eq!(adder(1)(2), 3);
+        assert_eq!(with_item()(1), 4);
         assert_eq!(boxed_adder(2)(2), 4);
         let mut store = Store::new("store");
         *store.hits_mut() += 1;
@@ -310,6 +329,7 @@ async fn every_async_shape_runs_under_the_strict_lints() {
         );
         assert!(asynchronous_fallible("").await.is_err());
         assert_eq!(returns_future(2).await, 4);
+        assert_eq!(returns_future_with_item(2).await, 4);
         assert!(returns_boxed_future(0).await.is_err());
         let store = Store::new("repo");
         assert_eq!(store.load(1).await.ok(), Some(1));

@@ -3,17 +3,19 @@ fn fetch(url: String) -> impl Future<Output = Outcome> + Send {
         "fetch",
         ::t4dm_trace_runtime::__private::SpanKind::Internal,
     ));
-    let client = Client::new();
-    ::t4dm_trace_runtime::__private::run_async_result(
-        __t4dm_span,
-        async move {
-            let __t4dm_ret: Outcome = { client.get(url).await };
-            __t4dm_ret
-        },
-        |__t4dm_err| {
-            use ::t4dm_trace_runtime::__private::probe::*;
-            (&&&&&::t4dm_trace_runtime::__private::probe::ErrorProbe(__t4dm_err))
-                .__t4dm_describe()
-        },
-    )
+    {
+        let client = Client::new();
+        ::t4dm_trace_runtime::__private::run_async_result(
+            __t4dm_span,
+            async move {
+                let __t4dm_ret: Outcome = { client.get(url).await };
+                __t4dm_ret
+            },
+            |__t4dm_err| {
+                use ::t4dm_trace_runtime::__private::probe::*;
+                (&&&&&::t4dm_trace_runtime::__private::probe::ErrorProbe(__t4dm_err))
+                    .__t4dm_describe()
+            },
+        )
+    }
 }

@@ -4,5 +4,5 @@ fn scale(factor: u32) -> impl Fn(u32) -> u32 {
         ::t4dm_trace_runtime::__private::SpanKind::Internal,
     ));
     let __t4dm_guard = ::t4dm_trace_runtime::__private::enter(__t4dm_span);
-    move |x| x * factor
+    { move |x| x * factor }
 }

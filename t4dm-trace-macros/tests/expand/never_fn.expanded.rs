@@ -4,7 +4,9 @@ fn serve(listener: Listener) -> ! {
         ::t4dm_trace_runtime::__private::SpanKind::Server,
     ));
     let __t4dm_guard = ::t4dm_trace_runtime::__private::enter(__t4dm_span);
-    loop {
-        listener.accept();
+    {
+        loop {
+            listener.accept();
+        }
     }
 }

@@ -5,6 +5,8 @@ fn assert_positive(value: i64) -> Result<i64, String> {
         ::t4dm_trace_runtime::__private::SpanKind::Internal,
     ));
     let __t4dm_guard = ::t4dm_trace_runtime::__private::enter(__t4dm_span);
-    assert!(value > 0, "not positive");
-    Ok(value)
+    {
+        assert!(value > 0, "not positive");
+        Ok(value)
+    }
 }
