@@ -75,7 +75,10 @@ pub(crate) fn expand(args: &TracedArgs, item: TracedFn) -> TokenStream {
         Shape::Guard => guard(&names, &item),
         Shape::Closure => closure(&names, &item, output.as_ref(), describe.as_ref()),
         Shape::Async => {
-            let future = typed_async_block(None, output.as_ref(), &braced(&item, &item.body));
+            let one_expression = syn::parse::Parser::parse2(Block::parse_within, item.body.clone())
+                .is_ok_and(|stmts| is_one_expression(&stmts));
+            let block = braced(&item, &item.body);
+            let future = typed_async_block(None, output.as_ref(), &block, one_expression);
             let call = instrument_future(&names, &future, describe.as_ref());
             quote!(#call.await)
         }
@@ -158,16 +161,14 @@ fn tail_async(
         wrapper,
         brace,
     } = tail;
-    let future = if wrapper.is_some() {
-        // async-trait already types its block's output with a `let __ret: R`.
-        async_block.to_token_stream()
-    } else {
-        typed_async_block(
-            Some(&async_block),
-            output,
-            &async_block.block.to_token_stream(),
-        )
-    };
+    // Typed even under async-trait's `Box::pin`, which types its block itself: a hand-written
+    // `Box::pin(async move { ..? })` relies on the function's return type for its `?`.
+    let future = typed_async_block(
+        Some(&async_block),
+        output,
+        &async_block.block.to_token_stream(),
+        is_one_expression(&async_block.block.stmts),
+    );
     let call = instrument_future(names, &future, describe);
     let call = match wrapper {
         Some(wrapper) => quote!(#wrapper(#call)),
@@ -260,12 +261,14 @@ fn instrument_future(
     }
 }
 
-/// `async move { let __t4dm_ret: R = { body }; __t4dm_ret }`: the typed `let` gives `?` in the
-/// body the error type to convert into, as it would have had in the function itself.
+/// `async move { let __t4dm_ret: R = { body }; __t4dm_ret }`: the typed `let` is a coercion site
+/// (`&String` to `&str`, a closure to `Box<dyn Fn>`) and gives `?` in the body the error type to
+/// convert into, as the function itself did.
 fn typed_async_block(
     original: Option<&ExprAsync>,
     output: Option<&Type>,
     block: &TokenStream,
+    one_expression: bool,
 ) -> TokenStream {
     let (attrs, async_token, capture) = match original {
         Some(original) => (
@@ -275,16 +278,42 @@ fn typed_async_block(
         ),
         None => (&[][..], quote!(async), quote!(move)),
     };
-    let Some(output) = output else {
-        return quote!(#(#attrs)* #async_token #capture #block);
-    };
-    let ret = Ident::new("__t4dm_ret", Span::mixed_site());
-    let (erased, _) = erase_impl_trait(output);
-    quote_spanned! {output.span()=>
-        #(#attrs)* #async_token #capture {
-            let #ret: #erased = #block;
-            #ret
+    let future = match output {
+        None => quote!(#async_token #capture #block),
+        Some(output) => {
+            let ret = Ident::new("__t4dm_ret", Span::mixed_site());
+            let (erased, _) = erase_impl_trait(output);
+            // Lints about what we add, not about the user's code: a body that never completes
+            // makes our tail unreachable; and our `let` makes a body that is one expression, such
+            // as `unimplemented!()`, a sub-expression for clippy. That lint's check of a `let`
+            // only looks into a block of one expression, so only then is it allowed, on our `let`.
+            let allow = one_expression.then(|| quote!(#[allow(clippy::diverging_sub_expression)]));
+            quote_spanned! {output.span()=>
+                #async_token #capture {
+                    #allow
+                    let #ret: #erased = #block;
+                    #[allow(unreachable_code)]
+                    #ret
+                }
+            }
         }
+    };
+    if attrs.is_empty() {
+        future
+    } else {
+        // Attributes on an argument expression are unstable: they stay on a block's tail.
+        quote!({ #(#attrs)* #future })
+    }
+}
+
+/// Whether a body is one expression after any items: the only shape of block into which
+/// clippy's `diverging_sub_expression` looks when it is a `let`'s initialiser.
+fn is_one_expression(stmts: &[Stmt]) -> bool {
+    match stmts.split_last() {
+        Some((Stmt::Expr(_, None), items)) => {
+            items.iter().all(|stmt| matches!(stmt, Stmt::Item(_)))
+        }
+        _ => false,
     }
 }
 

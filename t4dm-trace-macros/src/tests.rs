@@ -249,3 +249,17 @@ fn documented_expansion_is_current() {
         "update the \"Expands to\" section of t4dm-trace-runtime/src/traced.md to:\n{snapshot}"
     );
 }
+
+#[test]
+fn async_stub() {
+    // One diverging expression: clippy's `diverging_sub_expression` is allowed on our `let`.
+    check(
+        "async_stub",
+        quote!(),
+        quote! {
+            async fn later() -> Result<u32, Error> {
+                unimplemented!()
+            }
+        },
+    );
+}

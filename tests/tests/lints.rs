@@ -203,6 +203,33 @@ fn boxed_adder(step: u32) -> Box<dyn Fn(u32) -> u32> {
     Box::new(move |value| value + step)
 }
 
+// Bodies that never complete, stubs included: nothing generated around them may be reported as
+// unreachable or as a diverging sub-expression.
+#[traced]
+async fn async_diverges(message: &'static str) -> u32 {
+    std::panic::panic_any(message)
+}
+
+#[traced]
+async fn async_stub() -> Result<u32, AppError> {
+    unimplemented!()
+}
+
+#[traced]
+fn future_diverges() -> impl Future<Output = Result<u32, AppError>> {
+    async move { panic!("diverged") }
+}
+
+#[traced]
+fn result_stub() -> Result<u32, AppError> {
+    unimplemented!()
+}
+
+#[traced]
+fn value_stub() -> u32 {
+    unimplemented!()
+}
+
 struct Store {
     name: String,
     hits: u32,
@@ -339,4 +366,9 @@ async fn every_async_shape_runs_under_the_strict_lints() {
     })
     .await;
     assert!(spans.len() >= 11, "every call records a span");
+    assert!(tokio::spawn(async_diverges("diverged")).await.is_err());
+    assert!(tokio::spawn(async_stub()).await.is_err());
+    assert!(tokio::spawn(future_diverges()).await.is_err());
+    assert!(std::panic::catch_unwind(result_stub).is_err());
+    assert!(std::panic::catch_unwind(value_stub).is_err());
 }

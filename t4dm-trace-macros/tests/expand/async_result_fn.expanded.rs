@@ -10,7 +10,7 @@ async fn search(query: impl AsRef<str>) -> Result<impl Iterator<Item = u32>, Err
                     let hits = client().search(query.as_ref()).await?;
                     Ok(hits.into_iter())
                 };
-                __t4dm_ret
+                #[allow(unreachable_code)] __t4dm_ret
             },
             |__t4dm_err| {
                 use ::t4dm_trace_runtime::__private::probe::*;

@@ -23,15 +23,18 @@ where
         ::t4dm_trace_runtime::__private::run_async_result(
             __t4dm_span,
             async move {
-                if let ::core::option::Option::Some(__ret) = ::core::option::Option::None::<
-                    Result<Item, Error>,
-                > {
-                    #[allow(unreachable_code)] return __ret;
-                }
-                let __self = self;
-                let id = id;
-                let __ret: Result<Item, Error> = { __self.db.get(id).await };
-                #[allow(unreachable_code)] __ret
+                let __t4dm_ret: Result<Item, Error> = {
+                    if let ::core::option::Option::Some(__ret) = ::core::option::Option::None::<
+                        Result<Item, Error>,
+                    > {
+                        #[allow(unreachable_code)] return __ret;
+                    }
+                    let __self = self;
+                    let id = id;
+                    let __ret: Result<Item, Error> = { __self.db.get(id).await };
+                    #[allow(unreachable_code)] __ret
+                };
+                #[allow(unreachable_code)] __t4dm_ret
             },
             |__t4dm_err| {
                 use ::t4dm_trace_runtime::__private::probe::*;

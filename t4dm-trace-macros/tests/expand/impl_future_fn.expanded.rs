@@ -8,8 +8,9 @@ fn fetch(url: String) -> impl Future<Output = Outcome> + Send {
         ::t4dm_trace_runtime::__private::run_async_result(
             __t4dm_span,
             async move {
+                #[allow(clippy::diverging_sub_expression)]
                 let __t4dm_ret: Outcome = { client.get(url).await };
-                __t4dm_ret
+                #[allow(unreachable_code)] __t4dm_ret
             },
             |__t4dm_err| {
                 use ::t4dm_trace_runtime::__private::probe::*;

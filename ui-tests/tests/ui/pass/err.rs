@@ -54,6 +54,17 @@ async fn forced_true() -> Outcome<u8> {
     Err("async".to_owned())
 }
 
+// Nothing in these bodies says what `E` is: only the declared type does.
+#[traced("err.async_ok", err)]
+async fn async_ok() -> Outcome<u8> {
+    Ok(1)
+}
+
+#[traced("err.async_boxed")]
+async fn async_boxed() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    Err("async boxed".into())
+}
+
 #[traced("err.ok")]
 fn ok() -> Result<u8, String> {
     Ok(1)
@@ -70,6 +81,8 @@ fn main() {
         assert!(off().is_err());
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
         assert!(runtime.block_on(forced_true()).is_err());
+        assert_eq!(runtime.block_on(async_ok()), Ok(1));
+        assert!(runtime.block_on(async_boxed()).is_err());
         assert_eq!(ok(), Ok(1));
     });
     let status = |name: &str| spans.iter().find(|span| span.name == name).unwrap().status.clone();
@@ -82,4 +95,6 @@ fn main() {
     assert_eq!(status("err.off"), Status::Unset);
     assert_eq!(status("err.forced_true"), Status::error("async"));
     assert_eq!(status("err.ok"), Status::Unset);
+    assert_eq!(status("err.async_ok"), Status::Unset);
+    assert_eq!(status("err.async_boxed"), Status::error("async boxed"));
 }

@@ -28,6 +28,15 @@ fn boxed(limit: u32) -> Pin<Box<dyn Future<Output = Option<u32>> + Send>> {
     Box::pin(async move { limit.checked_sub(1) })
 }
 
+// `?` in a hand-written `Box::pin(async move ..)` converts to the declared output's error type.
+#[traced("future.boxed_fallible")]
+fn boxed_fallible(input: String) -> Pin<Box<dyn Future<Output = Result<u32, Box<dyn std::error::Error + Send + Sync>>> + Send>> {
+    Box::pin(async move {
+        let parsed = input.parse::<u32>()?;
+        Ok(parsed)
+    })
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
     let ((), spans) = runtime.block_on(capture_async(async {
@@ -35,7 +44,8 @@ fn main() {
         assert_eq!(fallible("5".to_owned()).await, Ok(5));
         assert!(fallible("x".to_owned()).await.is_err());
         assert_eq!(boxed(0).await, None);
+        assert!(boxed_fallible("x".to_owned()).await.is_err());
     }));
     let names: Vec<_> = spans.iter().map(|span| span.name.to_string()).collect();
-    assert_eq!(names, ["future.plain", "future.fallible", "future.fallible", "future.boxed"]);
+    assert_eq!(names, ["future.plain", "future.fallible", "future.fallible", "future.boxed", "future.boxed_fallible"]);
 }
