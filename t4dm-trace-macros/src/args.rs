@@ -337,7 +337,8 @@ fn parse_attr(input: ParseStream<'_>) -> syn::Result<AttrSpec> {
         } else {
             input.parse::<Token![?]>()?;
         }
-        let ident: Ident = input.parse()?;
+        // `parse_any`, so that `%self` and `?self` work; validation checks the name is an argument.
+        let ident = Ident::parse_any(input)?;
         let key = AttrKey {
             text: ident.unraw().to_string(),
             span: ident.span(),

@@ -42,6 +42,11 @@ impl Store {
         self.get_mut().hits
     }
 
+    #[traced(attrs(?self, hits = self.hits))]
+    fn described(&self) -> bool {
+        self.hits > 0
+    }
+
     #[traced]
     fn name(&self) -> &str {
         &self.name
@@ -85,6 +90,7 @@ fn main() {
         store.by_mut();
         *store.hits_mut() += 1;
         assert_eq!(store.by_ref(), 2);
+        assert!(store.described());
         assert_eq!(store.name(), "store");
         assert_eq!(store.renamed("x").collect::<Vec<_>>(), ["store", "x"]);
         assert_eq!(Pin::new(&mut store).pinned(), 2);
@@ -93,5 +99,7 @@ fn main() {
         let store = Box::new(store).boxed();
         assert_eq!(store.by_value(), "store");
     });
-    assert_eq!(spans.len(), 12);
+    assert_eq!(spans.len(), 13);
+    let described = spans.iter().find(|span| span.name == "described").unwrap();
+    assert_eq!(described.attributes.len(), 2, "`?self` and `hits`");
 }
