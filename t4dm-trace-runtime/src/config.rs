@@ -747,15 +747,18 @@ fn resolve_fields(
                 .map(|value| (Cow::Borrowed(name), value, source))
         }),
     };
-    let explicit_endpoint = endpoint
-        .as_ref()
-        .is_some_and(|(setting, _, _)| *setting != OTEL_EXPORTER_OTLP_ENDPOINT && *setting != OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+    let explicit_endpoint = endpoint.as_ref().is_some_and(|(setting, _, _)| {
+        *setting != OTEL_EXPORTER_OTLP_ENDPOINT && *setting != OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+    });
 
     let console = match builder.console {
         Some(console) => console,
         None => match env.bool(T4DM_OTEL_CONSOLE)? {
             Some(console) => console,
-            None => listed(ExporterName::Console) || (builder.development_defaults && endpoint.is_none()),
+            None => {
+                listed(ExporterName::Console)
+                    || (builder.development_defaults && endpoint.is_none())
+            }
         },
     };
 
@@ -850,7 +853,10 @@ fn resolve_otlp(
             (Cow::Borrowed("default endpoint"), endpoint, protocol)
         }
     };
-    let headers = match env.first(&[OTEL_EXPORTER_OTLP_TRACES_HEADERS, OTEL_EXPORTER_OTLP_HEADERS]) {
+    let headers = match env.first(&[
+        OTEL_EXPORTER_OTLP_TRACES_HEADERS,
+        OTEL_EXPORTER_OTLP_HEADERS,
+    ]) {
         Some((name, text)) => parse_key_values(name, &text)?,
         None => Vec::new(),
     };
@@ -934,9 +940,8 @@ fn resolve_sampler(env: &Env<'_>) -> Result<SamplerConfig, InitError> {
     let Some(name) = env.get(OTEL_TRACES_SAMPLER) else {
         return Ok(SamplerConfig::ParentBasedAlwaysOn);
     };
-    let ratio = || -> Result<f64, InitError> {
-        Ok(env.ratio(OTEL_TRACES_SAMPLER_ARG)?.unwrap_or(1.0))
-    };
+    let ratio =
+        || -> Result<f64, InitError> { Ok(env.ratio(OTEL_TRACES_SAMPLER_ARG)?.unwrap_or(1.0)) };
     Ok(match name.trim().to_ascii_lowercase().as_str() {
         "always_on" => SamplerConfig::AlwaysOn,
         "always_off" => SamplerConfig::AlwaysOff,

@@ -52,8 +52,10 @@ impl SpanStart {
     /// Adds an attribute holding the value's `Debug`.
     #[must_use]
     pub fn attr_debug<V: Debug + ?Sized>(mut self, key: &'static str, value: &V) -> Self {
-        self.attributes
-            .push(KeyValue::new(Key::from_static_str(key), format!("{value:?}")));
+        self.attributes.push(KeyValue::new(
+            Key::from_static_str(key),
+            format!("{value:?}"),
+        ));
         self
     }
 

@@ -305,7 +305,8 @@ impl<E: SpanExporter> Worker<E> {
             self.take_queued(Instant::now() + self.settings.export_timeout);
             match self.control.try_recv() {
                 Ok(Control::Flush(done)) => {
-                    let result = self.export_everything(Instant::now() + self.settings.export_timeout);
+                    let result =
+                        self.export_everything(Instant::now() + self.settings.export_timeout);
                     let _ = done.send(result);
                     next_export = Instant::now() + self.settings.scheduled_delay;
                 }

@@ -3,7 +3,9 @@
 use t4dm_trace_runtime::opentelemetry::trace::{SpanKind, Status};
 use t4dm_trace_runtime::opentelemetry::{Array, StringValue, Value};
 use t4dm_trace_runtime::testing::capture;
-use t4dm_trace_runtime::{add_span_attribute, add_span_event, current_trace_id, trace_span, traced, KeyValue};
+use t4dm_trace_runtime::{
+    KeyValue, add_span_attribute, add_span_event, current_trace_id, trace_span, traced,
+};
 use t4dm_trace_tests::{attribute, event_attribute, is_child_of, is_root, names, span};
 
 #[traced]
@@ -25,7 +27,10 @@ fn top() -> u32 {
 fn nested_calls_form_a_tree_with_default_names_and_kinds() {
     let (value, spans) = capture(top);
     assert_eq!(value, 3);
-    assert_eq!(names(&spans), ["leaf", "leaf", "service.middle", "gateway.top"]);
+    assert_eq!(
+        names(&spans),
+        ["leaf", "leaf", "service.middle", "gateway.top"]
+    );
     let top = span(&spans, "gateway.top");
     let middle = span(&spans, "service.middle");
     assert!(is_root(top));
@@ -51,19 +56,32 @@ fn recursion_nests_each_call_under_its_caller() {
     assert_eq!(value, 3);
     assert_eq!(spans.len(), 9, "fib(4) makes nine calls");
     let root = spans.iter().find(|span| is_root(span)).expect("a root");
-    assert_eq!(spans.last().map(|span| span.span_context.span_id()), Some(root.span_context.span_id()));
+    assert_eq!(
+        spans.last().map(|span| span.span_context.span_id()),
+        Some(root.span_context.span_id())
+    );
     for span in spans.iter().filter(|span| !is_root(span)) {
-        assert!(spans.iter().any(|parent| is_child_of(span, parent)), "every call has its caller as parent");
+        assert!(
+            spans.iter().any(|parent| is_child_of(span, parent)),
+            "every call has its caller as parent"
+        );
     }
     let depth = |start: usize| {
         let (mut index, mut depth) = (start, 0);
-        while let Some(parent) = spans.iter().position(|parent| is_child_of(&spans[index], parent)) {
+        while let Some(parent) = spans
+            .iter()
+            .position(|parent| is_child_of(&spans[index], parent))
+        {
             index = parent;
             depth += 1;
         }
         depth
     };
-    assert_eq!((0..spans.len()).map(depth).max(), Some(3), "fib(4) → fib(3) → fib(2) → fib(1)");
+    assert_eq!(
+        (0..spans.len()).map(depth).max(),
+        Some(3),
+        "fib(4) → fib(3) → fib(2) → fib(1)"
+    );
 }
 
 #[traced("k.internal", kind = Internal)]
@@ -86,7 +104,10 @@ fn every_span_kind() {
         producer();
         consumer();
     });
-    let kinds: Vec<_> = spans.iter().map(|span| (span.name.to_string(), span.span_kind.clone())).collect();
+    let kinds: Vec<_> = spans
+        .iter()
+        .map(|span| (span.name.to_string(), span.span_kind.clone()))
+        .collect();
     assert_eq!(
         kinds,
         [
@@ -146,29 +167,68 @@ fn search(
 
 #[test]
 fn attributes_keep_their_opentelemetry_types() {
-    let query = Query { text: "coffee".to_owned() };
+    let query = Query {
+        text: "coffee".to_owned(),
+    };
     let (_, spans) = capture(|| {
-        search(&query, 10, 0.5, true, u64::MAX, vec!["a", "b"], vec![0.25, 1.0], Some(7), None)
+        search(
+            &query,
+            10,
+            0.5,
+            true,
+            u64::MAX,
+            vec!["a", "b"],
+            vec![0.25, 1.0],
+            Some(7),
+            None,
+        )
     });
     let search = span(&spans, "qdrant.search");
     assert_eq!(search.span_kind, SpanKind::Client);
-    assert_eq!(attribute(search, "db.collection.name"), Some(&Value::from("ww_episodes")));
+    assert_eq!(
+        attribute(search, "db.collection.name"),
+        Some(&Value::from("ww_episodes"))
+    );
     assert_eq!(attribute(search, "limit"), Some(&Value::I64(10)));
     assert_eq!(attribute(search, "query_len"), Some(&Value::I64(6)));
-    assert_eq!(attribute(search, "db.query.text"), Some(&Value::from("query \"coffee\"")));
-    assert_eq!(attribute(search, "debug"), Some(&Value::from("Query { text: \"coffee\" }")));
+    assert_eq!(
+        attribute(search, "db.query.text"),
+        Some(&Value::from("query \"coffee\""))
+    );
+    assert_eq!(
+        attribute(search, "debug"),
+        Some(&Value::from("Query { text: \"coffee\" }"))
+    );
     assert_eq!(attribute(search, "ratio"), Some(&Value::F64(0.5)));
     assert_eq!(attribute(search, "exact"), Some(&Value::Bool(true)));
-    assert_eq!(attribute(search, "big"), Some(&Value::from(u64::MAX.to_string())), "beyond i64 as a string");
+    assert_eq!(
+        attribute(search, "big"),
+        Some(&Value::from(u64::MAX.to_string())),
+        "beyond i64 as a string"
+    );
     assert_eq!(
         attribute(search, "tags"),
-        Some(&Value::Array(Array::String(vec![StringValue::from("a"), StringValue::from("b")])))
+        Some(&Value::Array(Array::String(vec![
+            StringValue::from("a"),
+            StringValue::from("b")
+        ])))
     );
-    assert_eq!(attribute(search, "scores"), Some(&Value::Array(Array::F64(vec![0.25, 1.0]))));
+    assert_eq!(
+        attribute(search, "scores"),
+        Some(&Value::Array(Array::F64(vec![0.25, 1.0])))
+    );
     assert_eq!(attribute(search, "present"), Some(&Value::I64(7)));
     assert_eq!(attribute(search, "absent"), None, "None records nothing");
-    assert_eq!(attribute(search, "type"), Some(&Value::from("vector")), "raw identifiers lose their r#");
-    assert_eq!(search.attributes.len(), 12, "nothing else about the arguments is recorded");
+    assert_eq!(
+        attribute(search, "type"),
+        Some(&Value::from("vector")),
+        "raw identifiers lose their r#"
+    );
+    assert_eq!(
+        search.attributes.len(),
+        12,
+        "nothing else about the arguments is recorded"
+    );
 }
 
 #[traced(name = format!("tools/call {tool}"), kind = Server)]
@@ -197,11 +257,20 @@ fn helpers_record_on_the_current_span() {
     let (trace_id, spans) = capture(uses_helpers);
     let helpers = span(&spans, "helpers");
     assert_eq!(trace_id, Some(helpers.span_context.trace_id().to_string()));
-    assert_eq!(attribute(helpers, "collection"), Some(&Value::from("episodes")));
+    assert_eq!(
+        attribute(helpers, "collection"),
+        Some(&Value::from("episodes"))
+    );
     assert_eq!(attribute(helpers, "limit"), Some(&Value::I64(10)));
     assert_eq!(attribute(helpers, "score"), Some(&Value::F64(0.75)));
-    assert_eq!(event_attribute(helpers, "cache_miss", "key"), Some(&Value::from("episode_123")));
-    assert_eq!(event_attribute(helpers, "cache_fill", "entries"), Some(&Value::I64(3)));
+    assert_eq!(
+        event_attribute(helpers, "cache_miss", "key"),
+        Some(&Value::from("episode_123"))
+    );
+    assert_eq!(
+        event_attribute(helpers, "cache_fill", "entries"),
+        Some(&Value::I64(3))
+    );
     assert_eq!(current_trace_id(), None, "no span outside");
 }
 
@@ -245,12 +314,20 @@ impl Store {
 #[test]
 fn methods_with_every_receiver() {
     let (name, spans) = capture(|| {
-        let mut store = Store { name: "a".to_owned() };
+        let mut store = Store {
+            name: "a".to_owned(),
+        };
         store.rename("b");
         assert_eq!(store.name(), "b");
         Box::new(store).into_name()
     });
     assert_eq!(name, "b");
-    assert_eq!(names(&spans), ["store.rename", "store.name", "store.into_name"]);
-    assert_eq!(attribute(span(&spans, "store.rename"), "new"), Some(&Value::from("b")));
+    assert_eq!(
+        names(&spans),
+        ["store.rename", "store.name", "store.into_name"]
+    );
+    assert_eq!(
+        attribute(span(&spans, "store.rename"), "new"),
+        Some(&Value::from("b"))
+    );
 }

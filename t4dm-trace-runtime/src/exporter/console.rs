@@ -110,8 +110,7 @@ impl SpanExporter for ConsoleExporter {
 impl ConsoleState {
     fn accept(&mut self, span: SpanData) {
         let trace_id = span.span_context.trace_id();
-        let is_local_root =
-            span.parent_span_id == SpanId::INVALID || span.parent_span_is_remote;
+        let is_local_root = span.parent_span_id == SpanId::INVALID || span.parent_span_is_remote;
         let spans = self.waiting.entry(trace_id).or_insert_with(|| {
             self.arrival.push(trace_id);
             Vec::new()
@@ -364,10 +363,34 @@ mod tests {
                     KeyValue::new("limit", 10),
                 ],
             ),
-            span("scoring_computation", 4, 2, SpanKind::Internal, 190, 225, vec![]),
+            span(
+                "scoring_computation",
+                4,
+                2,
+                SpanKind::Internal,
+                190,
+                225,
+                vec![],
+            ),
             span("episodic.recall", 2, 1, SpanKind::Internal, 5, 225, vec![]),
-            span("response_formatting", 5, 1, SpanKind::Internal, 228, 233, vec![]),
-            span("mcp.recall_episodes", 1, 0, SpanKind::Server, 0, 235, vec![]),
+            span(
+                "response_formatting",
+                5,
+                1,
+                SpanKind::Internal,
+                228,
+                233,
+                vec![],
+            ),
+            span(
+                "mcp.recall_episodes",
+                1,
+                0,
+                SpanKind::Server,
+                0,
+                235,
+                vec![],
+            ),
         ];
         let text = render_trace(&spans, Some("t4dm"), Style { colour: false });
         let expected = "\
@@ -408,7 +431,10 @@ mcp.recall_episodes (235ms) SERVER
             0,
         ));
         futures_executor_block_on(exporter.export(vec![child]));
-        assert!(output.0.lock().unwrap().is_empty(), "drawn before its root ended");
+        assert!(
+            output.0.lock().unwrap().is_empty(),
+            "drawn before its root ended"
+        );
         futures_executor_block_on(exporter.export(vec![span(
             "handle",
             1,
@@ -419,8 +445,14 @@ mcp.recall_episodes (235ms) SERVER
             vec![],
         )]));
         let text = String::from_utf8(output.0.lock().unwrap().clone()).unwrap();
-        assert!(text.contains("└─ store.put (2.0ms) CLIENT ✗ error: disk full"), "{text}");
-        assert!(text.contains("◆ exception +1.0ms exception.type=std::io::Error"), "{text}");
+        assert!(
+            text.contains("└─ store.put (2.0ms) CLIENT ✗ error: disk full"),
+            "{text}"
+        );
+        assert!(
+            text.contains("◆ exception +1.0ms exception.type=std::io::Error"),
+            "{text}"
+        );
     }
 
     fn futures_executor_block_on<F: Future>(future: F) -> F::Output {

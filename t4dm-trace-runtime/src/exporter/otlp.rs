@@ -35,14 +35,21 @@ fn build(settings: &OtlpSettings) -> Result<opentelemetry_otlp::SpanExporter, In
             // opentelemetry-otlp's tonic exporter appends the headers variables of the process
             // environment to whatever metadata it is given; pass ours only when they came from
             // elsewhere (`.env`), so that no header is sent twice.
-            let from_process_env = std::env::var_os(crate::config::OTEL_EXPORTER_OTLP_TRACES_HEADERS)
-                .is_some()
-                || std::env::var_os(crate::config::OTEL_EXPORTER_OTLP_HEADERS).is_some();
-            let headers: &[(String, String)] = if from_process_env { &[] } else { &settings.headers };
+            let from_process_env =
+                std::env::var_os(crate::config::OTEL_EXPORTER_OTLP_TRACES_HEADERS).is_some()
+                    || std::env::var_os(crate::config::OTEL_EXPORTER_OTLP_HEADERS).is_some();
+            let headers: &[(String, String)] = if from_process_env {
+                &[]
+            } else {
+                &settings.headers
+            };
             for (key, value) in headers {
-                let key = tonic::metadata::MetadataKey::from_bytes(key.to_ascii_lowercase().as_bytes())
-                    .map_err(|_| invalid_header(key))?;
-                let value = value.parse().map_err(|_| invalid_header(&format!("{key}={value}")))?;
+                let key =
+                    tonic::metadata::MetadataKey::from_bytes(key.to_ascii_lowercase().as_bytes())
+                        .map_err(|_| invalid_header(key))?;
+                let value = value
+                    .parse()
+                    .map_err(|_| invalid_header(&format!("{key}={value}")))?;
                 metadata.insert(key, value);
             }
             let mut builder = opentelemetry_otlp::SpanExporter::builder()
@@ -51,9 +58,8 @@ fn build(settings: &OtlpSettings) -> Result<opentelemetry_otlp::SpanExporter, In
                 .with_timeout(settings.timeout)
                 .with_metadata(metadata);
             if settings.endpoint.starts_with("https://") {
-                builder = builder.with_tls_config(
-                    tonic::transport::ClientTlsConfig::new().with_webpki_roots(),
-                );
+                builder = builder
+                    .with_tls_config(tonic::transport::ClientTlsConfig::new().with_webpki_roots());
             }
             if let Some(Compression::Gzip) = settings.compression {
                 builder = builder.with_compression(opentelemetry_otlp::Compression::Gzip);
