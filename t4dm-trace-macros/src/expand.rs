@@ -74,14 +74,7 @@ pub(crate) fn expand(args: &TracedArgs, item: TracedFn) -> TokenStream {
     let run = match shape {
         Shape::Guard => guard(&names, &item),
         Shape::Closure => closure(&names, &item, output.as_ref(), describe.as_ref()),
-        Shape::Async => {
-            let one_expression = syn::parse::Parser::parse2(Block::parse_within, item.body.clone())
-                .is_ok_and(|stmts| is_one_expression(&stmts));
-            let block = braced(&item, &item.body);
-            let future = typed_async_block(None, output.as_ref(), &block, one_expression);
-            let call = instrument_future(&names, &future, describe.as_ref());
-            quote!(#call.await)
-        }
+        Shape::Async => async_fn(&names, &item, output.as_ref(), describe.as_ref()),
         Shape::TailAsync(tail) => tail_async(&names, *tail, output.as_ref(), describe.as_ref()),
     };
     let TracedFn {
@@ -139,6 +132,21 @@ fn closure(
             #private::run(#span, move || #returns #block)
         }
     }
+}
+
+/// `run_async(span, async move { let __t4dm_ret: R = { <body> }; __t4dm_ret }).await`.
+fn async_fn(
+    names: &Names,
+    item: &TracedFn,
+    output: Option<&Type>,
+    describe: Option<&TokenStream>,
+) -> TokenStream {
+    let one_expression = syn::parse::Parser::parse2(Block::parse_within, item.body.clone())
+        .is_ok_and(|stmts| is_one_expression(&stmts));
+    let block = braced(item, &item.body);
+    let future = typed_async_block(None, output, &block, one_expression);
+    let call = instrument_future(names, &future, describe);
+    quote!(#call.await)
 }
 
 /// The user's body in its own braces, so that its spans stay the user's.
