@@ -5,7 +5,9 @@
 //! reports every mistake.
 
 use crate::errors::Errors;
+use crate::validate::SPAN_KINDS;
 use proc_macro2::{Span, TokenTree};
+use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::parse::{ParseStream, Parser};
 use syn::{Expr, Ident, LitBool, LitStr, Path, Token, parenthesized};
@@ -18,8 +20,17 @@ mod kw {
     syn::custom_keyword!(err);
 }
 
-/// The options a user may give, in the order the documentation lists them.
-const OPTIONS: &[&str] = &["name", "kind", "attrs", "parent", "err", "crate"];
+/// The options a user may give, in the order the documentation lists them, each with the form
+/// that error messages suggest.
+const OPTIONS: &[(&str, &str)] = &[
+    ("name", "name = \"span.name\""),
+    ("kind", "kind = Server"),
+    ("attrs", "attrs(key = value, ..)"),
+    ("parent", "parent = cx"),
+    // Quoted by the message as `{form}`: two forms in one.
+    ("err", "err` or `err = false"),
+    ("crate", "crate = path::to::runtime"),
+];
 
 /// Everything written inside `#[traced(...)]`.
 #[derive(Default)]
@@ -28,7 +39,8 @@ pub(crate) struct TracedArgs {
     pub(crate) kind: Option<Ident>,
     pub(crate) attrs: Vec<AttrSpec>,
     pub(crate) parent: Option<Expr>,
-    pub(crate) err: Option<ErrMode>,
+    /// The mode and the span of the `err` keyword.
+    pub(crate) err: Option<(ErrMode, Span)>,
     pub(crate) krate: Option<Path>,
 }
 
@@ -57,7 +69,10 @@ pub(crate) struct AttrSpec {
 /// An attribute key: `limit`, `db.collection.name` or `"db.collection.name"`.
 pub(crate) struct AttrKey {
     pub(crate) text: String,
+    /// Where the generated key literal points: the key's first token.
     pub(crate) span: Span,
+    /// The key as written, for errors that underline all of it.
+    tokens: proc_macro2::TokenStream,
 }
 
 /// How an attribute's value is recorded.
@@ -77,16 +92,71 @@ impl TracedArgs {
         // `parse_entries` recovers from every error itself; the parser cannot fail.
         parser.parse2(tokens).unwrap_or_default()
     }
+
+    /// Stores one parsed option; a second one of the same kind is an error at the repeat.
+    fn set(&mut self, entry: Entry, seen: &mut Vec<&'static str>, errors: &mut Errors) {
+        let option = entry.option();
+        if seen.contains(&option) {
+            errors.push(entry.span(), format_args!("duplicate `{option}` argument"));
+            return;
+        }
+        seen.push(option);
+        match entry {
+            Entry::Name(_, name) => self.name = Some(name),
+            Entry::Kind(_, kind) => self.kind = Some(kind),
+            Entry::Attrs(_, attrs) => self.attrs = attrs,
+            Entry::Parent(_, parent) => self.parent = Some(parent),
+            Entry::Err(span, mode) => self.err = Some((mode, span)),
+            Entry::Crate(_, path) => self.krate = Some(path),
+        }
+    }
+}
+
+/// One option as written, with the span of its keyword (or of the literal name).
+enum Entry {
+    Name(Span, SpanName),
+    Kind(Span, Ident),
+    Attrs(Span, Vec<AttrSpec>),
+    Parent(Span, Expr),
+    Err(Span, ErrMode),
+    Crate(Span, Path),
+}
+
+impl Entry {
+    fn option(&self) -> &'static str {
+        match self {
+            Entry::Name(..) => "name",
+            Entry::Kind(..) => "kind",
+            Entry::Attrs(..) => "attrs",
+            Entry::Parent(..) => "parent",
+            Entry::Err(..) => "err",
+            Entry::Crate(..) => "crate",
+        }
+    }
+
+    fn span(&self) -> Span {
+        match self {
+            Entry::Name(span, _)
+            | Entry::Kind(span, _)
+            | Entry::Attrs(span, _)
+            | Entry::Parent(span, _)
+            | Entry::Err(span, _)
+            | Entry::Crate(span, _) => *span,
+        }
+    }
 }
 
 fn parse_entries(input: ParseStream<'_>, errors: &mut Errors) -> TracedArgs {
     let mut args = TracedArgs::default();
-    let mut seen: Vec<(&'static str, Span)> = Vec::new();
+    let mut seen = Vec::new();
     let mut first = true;
     while !input.is_empty() {
-        if let Err(error) = parse_entry(input, &mut args, &mut seen, first, errors) {
-            errors.push_syn(error);
-            skip_to_comma(input);
+        match parse_entry(input, first, errors) {
+            Ok(entry) => args.set(entry, &mut seen, errors),
+            Err(error) => {
+                errors.push_syn(error);
+                skip_to_comma(input);
+            }
         }
         first = false;
         if input.is_empty() {
@@ -102,137 +172,138 @@ fn parse_entries(input: ParseStream<'_>, errors: &mut Errors) -> TracedArgs {
     args
 }
 
-/// Records an option as seen; a second sighting is an error, spanned at the repeat.
-fn note_option(
-    seen: &mut Vec<(&'static str, Span)>,
-    option: &'static str,
-    span: Span,
-    errors: &mut Errors,
-) -> bool {
-    if seen.iter().any(|(name, _)| *name == option) {
-        errors.push(span, format_args!("duplicate `{option}` argument"));
-        return false;
-    }
-    seen.push((option, span));
-    true
-}
-
-fn parse_entry(
-    input: ParseStream<'_>,
-    args: &mut TracedArgs,
-    seen: &mut Vec<(&'static str, Span)>,
-    first: bool,
-    errors: &mut Errors,
-) -> syn::Result<()> {
+fn parse_entry(input: ParseStream<'_>, first: bool, errors: &mut Errors) -> syn::Result<Entry> {
     if input.peek(LitStr) {
         let literal: LitStr = input.parse()?;
         if !first {
-            errors.push(
+            return Err(syn::Error::new(
                 literal.span(),
                 "the span name must come first; write it as the first argument or as `name = ..`",
-            );
-        } else if note_option(seen, "name", literal.span(), errors) {
-            args.name = Some(SpanName::Literal(literal));
+            ));
         }
-        return Ok(());
+        return Ok(Entry::Name(literal.span(), SpanName::Literal(literal)));
     }
-    if input.peek(Token![crate]) {
+    if input.peek(Token![crate]) && input.peek2(Token![=]) {
         let token: Token![crate] = input.parse()?;
         input.parse::<Token![=]>()?;
-        let path = input.call(Path::parse_mod_style)?;
-        if note_option(seen, "crate", token.span, errors) {
-            args.krate = Some(path);
-        }
-        return Ok(());
+        return Ok(Entry::Crate(token.span, input.call(Path::parse_mod_style)?));
     }
-    let lookahead = input.lookahead1();
-    if lookahead.peek(kw::name) && input.peek2(Token![=]) {
+    if input.peek(kw::name) && input.peek2(Token![=]) {
         let keyword: kw::name = input.parse()?;
         input.parse::<Token![=]>()?;
-        let expr: Expr = input.parse()?;
-        if note_option(seen, "name", keyword.span, errors) {
-            args.name = Some(match expr {
-                Expr::Lit(syn::ExprLit {
-                    lit: syn::Lit::Str(literal),
-                    ..
-                }) => SpanName::Literal(literal),
-                other => SpanName::Expr(Box::new(other)),
-            });
-        }
-    } else if lookahead.peek(kw::kind) && input.peek2(Token![=]) {
+        return Ok(Entry::Name(keyword.span, span_name(input.parse()?)));
+    }
+    if input.peek(kw::kind) && input.peek2(Token![=]) {
         let keyword: kw::kind = input.parse()?;
         input.parse::<Token![=]>()?;
-        let kind = Ident::parse_any(input)?;
-        if note_option(seen, "kind", keyword.span, errors) {
-            args.kind = Some(kind);
-        }
-    } else if lookahead.peek(kw::attrs) && input.peek2(syn::token::Paren) {
+        return Ok(Entry::Kind(keyword.span, parse_kind(input)?));
+    }
+    if input.peek(kw::attrs) && input.peek2(syn::token::Paren) {
         let keyword: kw::attrs = input.parse()?;
         let content;
         parenthesized!(content in input);
-        let attrs = parse_attr_list(&content, errors);
-        if note_option(seen, "attrs", keyword.span, errors) {
-            args.attrs = attrs;
-        }
-    } else if lookahead.peek(kw::parent) && input.peek2(Token![=]) {
+        return Ok(Entry::Attrs(
+            keyword.span,
+            parse_attr_list(&content, errors),
+        ));
+    }
+    if input.peek(kw::parent) && input.peek2(Token![=]) {
         let keyword: kw::parent = input.parse()?;
         input.parse::<Token![=]>()?;
-        let expr: Expr = input.parse()?;
-        if note_option(seen, "parent", keyword.span, errors) {
-            args.parent = Some(expr);
-        }
-    } else if lookahead.peek(kw::err) {
-        let keyword: kw::err = input.parse()?;
-        let mode = if input.peek(Token![=]) {
-            input.parse::<Token![=]>()?;
-            let value: LitBool = input.parse().map_err(|error| {
-                syn::Error::new(error.span(), "expected `true` or `false` after `err =`")
-            })?;
-            if value.value {
-                ErrMode::Record
-            } else {
-                ErrMode::Ignore
-            }
-        } else {
-            ErrMode::Record
-        };
-        if note_option(seen, "err", keyword.span, errors) {
-            args.err = Some(mode);
-        }
-    } else if input.peek(syn::Ident::peek_any) {
-        let ident = Ident::parse_any(input)?;
-        let known = OPTIONS.iter().any(|option| ident == option);
-        let message = if known {
-            format!("`{ident}` needs a value here; see the `#[traced]` documentation for its form")
-        } else if first && !input.peek(Token![=]) && !input.peek(syn::token::Paren) {
-            format!(
-                "expected the span name as a string literal, found `{ident}`; \
-                 write `\"{ident}\"`, or `name = {ident}` for a name computed at run time"
-            )
-        } else {
-            format!(
-                "unknown option `{ident}`; expected one of {}",
-                OPTIONS
-                    .iter()
-                    .map(|option| format!("`{option}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        };
-        return Err(syn::Error::new(ident.span(), message));
-    } else if first {
-        let token: TokenTree = input.parse()?;
-        return Err(syn::Error::new(
-            token.span(),
-            format!(
-                "expected the span name as a string literal, found `{token}`; \
-                 use `name = ..` for a name computed at run time"
-            ),
-        ));
-    } else {
-        return Err(lookahead.error());
+        return Ok(Entry::Parent(keyword.span, input.parse()?));
     }
-    Ok(())
+    if input.peek(kw::err) && !input.peek2(syn::token::Paren) {
+        let keyword: kw::err = input.parse()?;
+        return Ok(Entry::Err(keyword.span, parse_err_mode(input)?));
+    }
+    Err(unexpected(input, first))
+}
+
+/// `name = "literal"` is as good as the positional literal; anything else is evaluated per call.
+fn span_name(expr: Expr) -> SpanName {
+    match expr {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(literal),
+            ..
+        }) => SpanName::Literal(literal),
+        other => SpanName::Expr(Box::new(other)),
+    }
+}
+
+fn parse_kind(input: ParseStream<'_>) -> syn::Result<Ident> {
+    Ident::parse_any(input).map_err(|error| {
+        syn::Error::new(
+            error.span(),
+            format_args!("expected a span kind: one of {}", quoted_list(SPAN_KINDS)),
+        )
+    })
+}
+
+/// After `err`: nothing (record), or `= true` / `= false`.
+fn parse_err_mode(input: ParseStream<'_>) -> syn::Result<ErrMode> {
+    if !input.peek(Token![=]) {
+        return Ok(ErrMode::Record);
+    }
+    input.parse::<Token![=]>()?;
+    let value: LitBool = input.parse().map_err(|error| {
+        syn::Error::new(error.span(), "expected `true` or `false` after `err =`")
+    })?;
+    Ok(if value.value {
+        ErrMode::Record
+    } else {
+        ErrMode::Ignore
+    })
+}
+
+/// The error for a token that starts no option: a misplaced name, an option without its value,
+/// or an unknown option.
+fn unexpected(input: ParseStream<'_>, first: bool) -> syn::Error {
+    let Ok(ident) = input.fork().call(Ident::parse_any) else {
+        let span = input.span();
+        let found = input
+            .fork()
+            .parse::<TokenTree>()
+            .map_or_else(|_| "nothing".to_owned(), |token| format!("`{token}`"));
+        let message = if first {
+            format!(
+                "expected the span name as a string literal, found {found}; \
+                 use `name = ..` for a name computed at run time"
+            )
+        } else {
+            format!("expected an option ({}), found {found}", option_names())
+        };
+        return syn::Error::new(span, message);
+    };
+    let after = input.fork();
+    let _ = after.call(Ident::parse_any);
+    let message = if let Some((_, form)) = OPTIONS.iter().find(|(option, _)| ident == option) {
+        format!("`{ident}` is written `{form}`")
+    } else if first && !after.peek(Token![=]) && !after.peek(syn::token::Paren) {
+        format!(
+            "expected the span name as a string literal, found `{ident}`; \
+             write `\"{ident}\"`, or `name = {ident}` for a name computed at run time"
+        )
+    } else {
+        format!(
+            "unknown option `{ident}`; expected one of {}",
+            option_names()
+        )
+    };
+    syn::Error::new(ident.span(), message)
+}
+
+fn option_names() -> String {
+    let names: Vec<&str> = OPTIONS.iter().map(|(name, _)| *name).collect();
+    quoted_list(&names)
+}
+
+/// "`a`, `b`, `c`", for messages.
+pub(crate) fn quoted_list(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|item| format!("`{item}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn parse_attr_list(input: ParseStream<'_>, errors: &mut Errors) -> Vec<AttrSpec> {
@@ -266,10 +337,12 @@ fn parse_attr(input: ParseStream<'_>) -> syn::Result<AttrSpec> {
         } else {
             input.parse::<Token![?]>()?;
         }
-        let ident: Ident = input.parse()?;
+        // `parse_any`, so that `%self` and `?self` work; validation checks the name is an argument.
+        let ident = Ident::parse_any(input)?;
         let key = AttrKey {
             text: ident.unraw().to_string(),
             span: ident.span(),
+            tokens: ident.to_token_stream(),
         };
         let expr = ident_expr(&ident);
         let value = if display {
@@ -308,10 +381,11 @@ fn parse_attr(input: ParseStream<'_>) -> syn::Result<AttrSpec> {
             value: AttrValue::Typed(ident_expr(&ident)),
             argument: Some(ident),
         }),
-        None => Err(syn::Error::new(
-            key.span,
+        None => Err(syn::Error::new_spanned(
+            &key.tokens,
             format!(
-                "expected `=` and a value after the attribute key `{}`",
+                "expected `=` and a value after the attribute key `{}`; only an argument's \
+                 plain name can stand alone",
                 key.text
             ),
         )),
@@ -330,13 +404,12 @@ fn parse_attr_key(input: ParseStream<'_>) -> syn::Result<(AttrKey, Option<Ident>
                 "an attribute key must not be empty",
             ));
         }
-        return Ok((
-            AttrKey {
-                text,
-                span: literal.span(),
-            },
-            None,
-        ));
+        let key = AttrKey {
+            text,
+            span: literal.span(),
+            tokens: literal.to_token_stream(),
+        };
+        return Ok((key, None));
     }
     let first = Ident::parse_any(input).map_err(|error| {
         syn::Error::new(
@@ -346,18 +419,22 @@ fn parse_attr_key(input: ParseStream<'_>) -> syn::Result<(AttrKey, Option<Ident>
         )
     })?;
     let mut text = first.unraw().to_string();
-    let mut span = first.span();
-    let mut dotted = false;
+    let mut tokens = first.to_token_stream();
     while input.peek(Token![.]) {
-        input.parse::<Token![.]>()?;
+        let dot: Token![.] = input.parse()?;
         let part = Ident::parse_any(input)?;
         text.push('.');
         text.push_str(&part.unraw().to_string());
-        span = span.join(part.span()).unwrap_or(span);
-        dotted = true;
+        dot.to_tokens(&mut tokens);
+        part.to_tokens(&mut tokens);
     }
-    let single = (!dotted).then_some(first);
-    Ok((AttrKey { text, span }, single))
+    let key = AttrKey {
+        text,
+        span: first.span(),
+        tokens,
+    };
+    let single = (!key.text.contains('.')).then_some(first);
+    Ok((key, single))
 }
 
 fn ident_expr(ident: &Ident) -> Expr {

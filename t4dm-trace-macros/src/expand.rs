@@ -1,6 +1,6 @@
 //! Code generation. A pure function of the validated arguments and function: it cannot fail.
 //!
-//! The expansion stays small: it builds a `SpanStart` (only when tracing is enabled, inside a
+//! The expansion stays small: it describes the span (only when tracing is enabled, inside a
 //! closure) and hands the body to one runtime call; every decision about recording lives in the
 //! runtime's `__private` module.
 
@@ -16,132 +16,189 @@ use syn::{
 
 /// How the function's body runs, which decides where the span starts and ends.
 enum Shape {
-    /// A plain function: the body runs in a closure inside the span.
-    Sync,
-    /// `-> !`: the body never returns, so a guard ends the span on unwinding.
-    Never,
+    /// A synchronous body in a closure, `move || -> R { body }`, so that the runtime sees its
+    /// value (an `Err` to record) and its panics (with their message). The declared return type
+    /// keeps `?`, `return` and inference exactly as they were in the function.
+    Closure,
+    /// A synchronous body that a closure would change: `-> !`, `#[track_caller]` (a closure
+    /// reports its own location) and an `impl Trait` return without error recording (the closure
+    /// could not declare it, and a returned closure would lose the signature it is inferred
+    /// from). A guard keeps the span current while the body runs in place, untouched.
+    Guard,
     /// `async fn`: the body becomes an instrumented `async move` block, awaited.
     Async,
     /// `fn .. -> impl Future { ..; async move { .. } }`, or async-trait's
     /// `Box::pin(async move { .. })`: the tail async block is instrumented in place.
-    TailAsync {
-        prefix: Vec<Stmt>,
-        async_block: ExprAsync,
-        /// `Some` for async-trait's `Box::pin(..)`.
-        box_pin: Option<syn::ExprCall>,
-    },
+    TailAsync(Box<TailAsync>),
 }
 
-pub(crate) fn expand(args: TracedArgs, item: TracedFn) -> TokenStream {
+/// A body whose tail is an async block, split around it.
+struct TailAsync {
+    prefix: Vec<Stmt>,
+    async_block: ExprAsync,
+    /// The function wrapping the block, async-trait's `Box::pin`.
+    wrapper: Option<Expr>,
+    /// The body's braces, around the prefix and the instrumented tail.
+    brace: syn::token::Brace,
+}
+
+/// What every part of one expansion refers to.
+struct Names {
+    /// `::t4dm_trace_runtime::__private`, or `#krate::__private`.
+    private: TokenStream,
+    /// The pending span's binding, invisible to the user's code.
+    span: Ident,
+}
+
+pub(crate) fn expand(args: &TracedArgs, item: TracedFn) -> TokenStream {
     let krate = args
         .krate
         .as_ref()
         .map_or_else(|| quote!(::t4dm_trace_runtime), ToTokens::to_token_stream);
-    let private = quote!(#krate::__private);
-    let span_ident = Ident::new("__t4dm_span", Span::mixed_site());
-
-    let shape = shape_of(&item);
-    let output = output_type(&item, &shape);
-    let records_errors = match args.err {
-        Some(ErrMode::Record) => true,
-        Some(ErrMode::Ignore) => false,
-        None => output.as_ref().is_some_and(is_result_type),
+    let names = Names {
+        private: quote!(#krate::__private),
+        span: Ident::new("__t4dm_span", Span::mixed_site()),
     };
-    let start = span_start(&args, &item, &private);
+    let shape = shape_of(args, &item);
+    let output = match &shape {
+        Shape::TailAsync(_) => declared_output(&item).and_then(future_output),
+        _ => declared_output(&item).cloned(),
+    };
+    let describe = records_errors(args, output.as_ref()).then(|| describe_error(&names.private));
+    let start = span_start(args, &item, &names.private);
+    let private = &names.private;
+    let span = &names.span;
+    let prepare = quote! {
+        let #span = #private::span(|| #start);
+    };
+    let run = match shape {
+        Shape::Guard => guard(&names, &item),
+        Shape::Closure => closure(&names, &item, output.as_ref(), describe.as_ref()),
+        Shape::Async => async_fn(&names, &item, output.as_ref(), describe.as_ref()),
+        Shape::TailAsync(tail) => tail_async(&names, *tail, output.as_ref(), describe.as_ref()),
+    };
     let TracedFn {
         attrs,
         vis,
         sig,
         brace,
         inner_attrs,
-        body,
+        ..
     } = item;
-
-    let prepare = quote! {
-        let #span_ident = #private::span(|| #start);
-    };
-    let describe = records_errors.then(|| describe_error(&private));
-    let new_body = match shape {
-        Shape::Sync => {
-            let mut block = TokenStream::new();
-            brace.surround(&mut block, |tokens| body.to_tokens(tokens));
-            // The closure's return type is written out so that the body's `return`s and tail
-            // coerce to it (e.g. `Box<Concrete>` to `Box<dyn Error>`) as they did in the fn.
-            let closure_ret = output.as_ref().map(|output| {
-                let erased = erase_impl_trait(output);
-                quote_spanned!(output.span()=> -> #erased)
-            });
-            let call_span = output.as_ref().map_or_else(Span::call_site, Spanned::span);
-            match describe {
-                Some(describe) => quote_spanned! {call_span=>
-                    #prepare
-                    #private::run_result(#span_ident, move || #closure_ret #block, #describe)
-                },
-                None => quote_spanned! {call_span=>
-                    #prepare
-                    #private::run(#span_ident, move || #closure_ret #block)
-                },
-            }
-        }
-        Shape::Never => {
-            let guard = Ident::new("__t4dm_guard", Span::mixed_site());
-            quote! {
-                #prepare
-                let #guard = #private::enter(#span_ident);
-                #body
-            }
-        }
-        Shape::Async => {
-            let mut block = TokenStream::new();
-            brace.surround(&mut block, |tokens| body.to_tokens(tokens));
-            let future = typed_async_block(None, output.as_ref(), &block);
-            let call = instrument_future(&private, &span_ident, &future, describe.as_ref());
-            quote! {
-                #prepare
-                #call.await
-            }
-        }
-        Shape::TailAsync {
-            prefix,
-            async_block,
-            box_pin,
-        } => {
-            let future = if box_pin.is_some() {
-                // async-trait already types its block's output with a `let __ret: R`.
-                async_block.to_token_stream()
-            } else {
-                typed_async_block(
-                    Some(&async_block),
-                    output.as_ref(),
-                    &async_block.block.to_token_stream(),
-                )
-            };
-            let call = instrument_future(&private, &span_ident, &future, describe.as_ref());
-            let tail = match box_pin {
-                Some(box_pin) => {
-                    let func = &box_pin.func;
-                    quote!(#func(#call))
-                }
-                None => call,
-            };
-            quote! {
-                #prepare
-                #(#prefix)*
-                #tail
-            }
-        }
-    };
-
-    let mut body_tokens = TokenStream::new();
-    brace.surround(&mut body_tokens, |tokens| {
-        for attr in &inner_attrs {
-            attr.to_tokens(tokens);
-        }
-        new_body.to_tokens(tokens);
+    let mut body = TokenStream::new();
+    brace.surround(&mut body, |tokens| {
+        tokens.extend(quote!(#(#inner_attrs)* #prepare #run));
     });
     quote! {
         #(#attrs)*
-        #vis #sig #body_tokens
+        #vis #sig #body
+    }
+}
+
+/// `let __t4dm_guard = enter(span); { <body> }`: the body runs in place, in its own braces so
+/// that items at its top stay at the top of a block (`clippy::items_after_statements`).
+fn guard(names: &Names, item: &TracedFn) -> TokenStream {
+    let Names { private, span } = names;
+    let guard = Ident::new("__t4dm_guard", Span::mixed_site());
+    let block = braced(item, &item.body);
+    quote! {
+        let #guard = #private::enter(#span);
+        #block
+    }
+}
+
+/// `run(span, move || -> R { <body> })`, or `run_result(.., describe)`. The closure's declared
+/// return type gives the body, its `?` and its `return`s the same expected type as in the
+/// function; the call is spanned at the user's return type, where a mismatch is best explained.
+fn closure(
+    names: &Names,
+    item: &TracedFn,
+    output: Option<&Type>,
+    describe: Option<&TokenStream>,
+) -> TokenStream {
+    let Names { private, span } = names;
+    let block = braced(item, &item.body);
+    let returns = output.map(|output| {
+        let (erased, _) = erase_impl_trait(output);
+        quote!(-> #erased)
+    });
+    let call_span = output.map_or_else(Span::call_site, Spanned::span);
+    if let Some(describe) = describe {
+        quote_spanned! {call_span=>
+            #private::run_result(#span, move || #returns #block, #describe)
+        }
+    } else {
+        quote_spanned! {call_span=>
+            #private::run(#span, move || #returns #block)
+        }
+    }
+}
+
+/// `run_async(span, async move { let __t4dm_ret: R = { <body> }; __t4dm_ret }).await`.
+fn async_fn(
+    names: &Names,
+    item: &TracedFn,
+    output: Option<&Type>,
+    describe: Option<&TokenStream>,
+) -> TokenStream {
+    let one_expression = syn::parse::Parser::parse2(Block::parse_within, item.body.clone())
+        .is_ok_and(|stmts| is_one_expression(&stmts));
+    let block = braced(item, &item.body);
+    let future = typed_async_block(None, output, &block, one_expression);
+    let call = instrument_future(names, &future, describe);
+    quote!(#call.await)
+}
+
+/// The user's body in its own braces, so that its spans stay the user's.
+fn braced(item: &TracedFn, body: &TokenStream) -> TokenStream {
+    let mut block = TokenStream::new();
+    item.brace
+        .surround(&mut block, |tokens| body.to_tokens(tokens));
+    block
+}
+
+fn tail_async(
+    names: &Names,
+    tail: TailAsync,
+    output: Option<&Type>,
+    describe: Option<&TokenStream>,
+) -> TokenStream {
+    let TailAsync {
+        prefix,
+        async_block,
+        wrapper,
+        brace,
+    } = tail;
+    // Typed even under async-trait's `Box::pin`, which types its block itself: a hand-written
+    // `Box::pin(async move { ..? })` relies on the function's return type for its `?`.
+    let future = typed_async_block(
+        Some(&async_block),
+        output,
+        &async_block.block.to_token_stream(),
+        is_one_expression(&async_block.block.stmts),
+    );
+    let call = instrument_future(names, &future, describe);
+    let call = match wrapper {
+        Some(wrapper) => quote!(#wrapper(#call)),
+        None => call,
+    };
+    if prefix.is_empty() {
+        return call;
+    }
+    // The user's statements keep a block of their own, as in `guard`.
+    let mut block = TokenStream::new();
+    brace.surround(&mut block, |tokens| {
+        tokens.extend(quote!(#(#prefix)* #call));
+    });
+    block
+}
+
+/// Whether an `Err` is recorded: as `err` says, else when the work's type is a `Result`.
+fn records_errors(args: &TracedArgs, output: Option<&Type>) -> bool {
+    match args.err {
+        Some((ErrMode::Record, _)) => true,
+        Some((ErrMode::Ignore, _)) => false,
+        None => output.is_some_and(is_result_type),
     }
 }
 
@@ -156,34 +213,39 @@ fn span_start(args: &TracedArgs, item: &TracedFn, private: &TokenStream) -> Toke
             LitStr::new(&text, ident.span()).to_token_stream()
         }
     };
-    let kind = match &args.kind {
-        Some(kind) => quote!(#private::SpanKind::#kind),
-        None => quote!(#private::SpanKind::Internal),
-    };
-    let attrs = args.attrs.iter().map(|attr| attribute_call(attr));
+    // The user's own `kind` ident is re-emitted, so that hovering it shows the variant.
+    let kind = args
+        .kind
+        .as_ref()
+        .map_or_else(|| quote!(Internal), ToTokens::to_token_stream);
+    let attrs = args.attrs.iter().map(attribute_call);
     let parent = args
         .parent
         .as_ref()
         .map(|parent| quote_spanned!(parent.span()=> .parent(&(#parent))));
     quote! {
-        #private::SpanStart::new(#name, #kind)
+        #private::SpanStart::new(#name, #private::SpanKind::#kind)
             #(#attrs)*
             #parent
     }
 }
 
+/// `.attr("key", &(value))`, spanned at the value so that a type that cannot be recorded is
+/// reported there.
 fn attribute_call(attr: &AttrSpec) -> TokenStream {
     let key = LitStr::new(&attr.key.text, attr.key.span);
-    match &attr.value {
-        AttrValue::Typed(expr) => quote_spanned!(expr.span()=> .attr(#key, &(#expr))),
-        AttrValue::Display(expr) => quote_spanned!(expr.span()=> .attr_display(#key, &(#expr))),
-        AttrValue::Debug(expr) => quote_spanned!(expr.span()=> .attr_debug(#key, &(#expr))),
-    }
+    let (method, expr) = match &attr.value {
+        AttrValue::Typed(expr) => (quote!(attr), expr),
+        AttrValue::Display(expr) => (quote!(attr_display), expr),
+        AttrValue::Debug(expr) => (quote!(attr_debug), expr),
+    };
+    quote_spanned!(expr.span()=> .#method(#key, &(#expr)))
 }
 
 /// The closure that describes an `Err` value. The probe picks, at compile time, the richest
 /// description `E` supports: `std::error::Error` (with its `source()` chain), a boxed or `anyhow`
-/// error, `Display`, `Debug`, or only its type name.
+/// error, `Display`, `Debug`, or only its type name. It needs `E` known when it is type-checked,
+/// which the typed closure or `let` around the body ensures.
 fn describe_error(private: &TokenStream) -> TokenStream {
     let err = Ident::new("__t4dm_err", Span::mixed_site());
     quote! {
@@ -195,24 +257,26 @@ fn describe_error(private: &TokenStream) -> TokenStream {
 }
 
 fn instrument_future(
-    private: &TokenStream,
-    span_ident: &Ident,
+    names: &Names,
     future: &TokenStream,
     describe: Option<&TokenStream>,
 ) -> TokenStream {
-    match describe {
-        Some(describe) => quote!(#private::run_async_result(#span_ident, #future, #describe)),
-        None => quote!(#private::run_async(#span_ident, #future)),
+    let Names { private, span } = names;
+    if let Some(describe) = describe {
+        quote!(#private::run_async_result(#span, #future, #describe))
+    } else {
+        quote!(#private::run_async(#span, #future))
     }
 }
 
-/// `async move { if let Some(r) = None::<R> { return r; } { body } }`: the never-taken early
-/// return fixes the block's output type before the body is checked, so that the body's `?`,
-/// `return`s and tail convert and coerce as they did in the function itself.
+/// `async move { let __t4dm_ret: R = { body }; __t4dm_ret }`: the typed `let` is a coercion site
+/// (`&String` to `&str`, a closure to `Box<dyn Fn>`) and gives `?` in the body the error type to
+/// convert into, as the function itself did.
 fn typed_async_block(
     original: Option<&ExprAsync>,
     output: Option<&Type>,
     block: &TokenStream,
+    one_expression: bool,
 ) -> TokenStream {
     let (attrs, async_token, capture) = match original {
         Some(original) => (
@@ -222,72 +286,112 @@ fn typed_async_block(
         ),
         None => (&[][..], quote!(async), quote!(move)),
     };
-    let Some(output) = output else {
-        return quote!(#(#attrs)* #async_token #capture #block);
-    };
-    let ret = Ident::new("__t4dm_ret", Span::mixed_site());
-    let erased = erase_impl_trait(output);
-    quote_spanned! {output.span()=>
-        #(#attrs)* #async_token #capture {
-            if let ::core::option::Option::Some(#ret) = ::core::option::Option::None::<#erased> {
-                return #ret;
+    let future = match output {
+        None => quote!(#async_token #capture #block),
+        Some(output) => {
+            let ret = Ident::new("__t4dm_ret", Span::mixed_site());
+            let (erased, _) = erase_impl_trait(output);
+            // Lints about what we add, not about the user's code: a body that never completes
+            // makes our tail unreachable; and our `let` makes a body that is one expression, such
+            // as `unimplemented!()`, a sub-expression for clippy. That lint's check of a `let`
+            // only looks into a block of one expression, so only then is it allowed, on our `let`.
+            let allow = one_expression.then(|| quote!(#[allow(clippy::diverging_sub_expression)]));
+            quote_spanned! {output.span()=>
+                #async_token #capture {
+                    #allow
+                    let #ret: #erased = #block;
+                    #[allow(unreachable_code)]
+                    #ret
+                }
             }
-            #block
         }
+    };
+    if attrs.is_empty() {
+        future
+    } else {
+        // Attributes on an argument expression are unstable: they stay on a block's tail.
+        quote!({ #(#attrs)* #future })
     }
 }
 
-fn erase_impl_trait(ty: &Type) -> Type {
-    let mut erased = ty.clone();
-    EraseImplTrait.visit_type_mut(&mut erased);
-    erased
+/// Whether a body is one expression after any items: the only shape of block into which
+/// clippy's `diverging_sub_expression` looks when it is a `let`'s initialiser.
+fn is_one_expression(stmts: &[Stmt]) -> bool {
+    match stmts.split_last() {
+        Some((Stmt::Expr(_, None), items)) => {
+            items.iter().all(|stmt| matches!(stmt, Stmt::Item(_)))
+        }
+        _ => false,
+    }
 }
 
-/// `impl Trait` cannot name a closure's return type or a turbofish; `_` lets the compiler infer it.
-struct EraseImplTrait;
+/// The type with each `impl Trait` replaced by `_`, which a closure's return type or a `let`
+/// can hold, and whether there was any.
+fn erase_impl_trait(ty: &Type) -> (Type, bool) {
+    let mut ty = ty.clone();
+    let mut visitor = EraseImplTrait { found: false };
+    visitor.visit_type_mut(&mut ty);
+    (ty, visitor.found)
+}
+
+struct EraseImplTrait {
+    found: bool,
+}
 
 impl VisitMut for EraseImplTrait {
     fn visit_type_mut(&mut self, ty: &mut Type) {
         if let Type::ImplTrait(impl_trait) = ty {
             let span = impl_trait.impl_token.span;
             *ty = syn::parse_quote_spanned!(span=> _);
+            self.found = true;
         } else {
             syn::visit_mut::visit_type_mut(self, ty);
         }
     }
 }
 
-fn shape_of(item: &TracedFn) -> Shape {
+fn shape_of(args: &TracedArgs, item: &TracedFn) -> Shape {
     if item.sig.asyncness.is_some() {
         return Shape::Async;
     }
-    if let ReturnType::Type(_, ty) = &item.sig.output
-        && matches!(**ty, Type::Never(_))
-    {
-        return Shape::Never;
+    let output = declared_output(item);
+    if matches!(output, Some(Type::Never(_))) || item.track_caller().is_some() {
+        // Validation rejects `err` with either.
+        return Shape::Guard;
     }
-    let Ok(mut stmts) = syn::parse::Parser::parse2(Block::parse_within, item.body.clone()) else {
-        return Shape::Sync;
+    if let Some(tail) = tail_async_of(item) {
+        return Shape::TailAsync(Box::new(tail));
+    }
+    let returns_impl_trait = output.is_some_and(|output| erase_impl_trait(output).1);
+    if returns_impl_trait && !records_errors(args, output) {
+        Shape::Guard
+    } else {
+        Shape::Closure
+    }
+}
+
+/// Splits a body ending in `async move { .. }` or `Box::pin(async move { .. })`.
+fn tail_async_of(item: &TracedFn) -> Option<TailAsync> {
+    let mut prefix = syn::parse::Parser::parse2(Block::parse_within, item.body.clone()).ok()?;
+    let Some(Stmt::Expr(tail, None)) = prefix.pop() else {
+        return None;
     };
-    let Some(Stmt::Expr(tail, None)) = stmts.last() else {
-        return Shape::Sync;
-    };
-    let (async_block, box_pin) = match tail {
-        Expr::Async(async_block) => (async_block.clone(), None),
+    let (async_block, wrapper) = match tail {
+        Expr::Async(async_block) => (async_block, None),
         Expr::Call(call) if is_box_pin(&call.func) && call.args.len() == 1 => {
-            match call.args.first() {
-                Some(Expr::Async(async_block)) => (async_block.clone(), Some(call.clone())),
-                _ => return Shape::Sync,
-            }
+            let Some(Expr::Async(async_block)) = call.args.into_iter().next() else {
+                return None;
+            };
+            (async_block, Some(*call.func))
         }
-        _ => return Shape::Sync,
+        _ => return None,
     };
-    stmts.pop();
-    Shape::TailAsync {
-        prefix: stmts,
+    Some(TailAsync {
+        prefix,
         async_block,
-        box_pin,
-    }
+        wrapper,
+        brace: item.brace,
+    })
 }
 
 /// `Box::pin`, `std::boxed::Box::pin` or `::alloc::boxed::Box::pin`.
@@ -295,24 +399,16 @@ fn is_box_pin(func: &Expr) -> bool {
     let Expr::Path(path) = func else {
         return false;
     };
-    let segments: Vec<String> = path
-        .path
-        .segments
-        .iter()
-        .map(|segment| segment.ident.to_string())
-        .collect();
-    segments.ends_with(&["Box".to_owned(), "pin".to_owned()])
+    let mut segments = path.path.segments.iter().rev();
+    segments.next().is_some_and(|last| last.ident == "pin")
+        && segments.next().is_some_and(|box_| box_.ident == "Box")
 }
 
-/// The type the function's work produces: the return type, or a future's `Output`.
-fn output_type(item: &TracedFn, shape: &Shape) -> Option<Type> {
-    let declared = match &item.sig.output {
-        ReturnType::Default => return Some(syn::parse_quote!(())),
-        ReturnType::Type(_, ty) => &**ty,
-    };
-    match shape {
-        Shape::Sync | Shape::Async | Shape::Never => Some(declared.clone()),
-        Shape::TailAsync { .. } => future_output(declared),
+/// The declared return type; `None` for `()` written as nothing.
+fn declared_output(item: &TracedFn) -> Option<&Type> {
+    match &item.sig.output {
+        ReturnType::Default => None,
+        ReturnType::Type(_, ty) => Some(ty),
     }
 }
 

@@ -1,9 +1,10 @@
 //! Parsing of the annotated item: a function's attributes, visibility and signature, with the
 //! body kept as tokens so that a half-written body still expands and rust-analyzer keeps working.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use syn::parse::{Parse, ParseStream};
-use syn::{Attribute, Signature, Visibility, braced};
+use syn::spanned::Spanned;
+use syn::{Attribute, Item, Signature, Visibility, braced};
 
 /// A function as `#[traced]` sees it.
 pub(crate) struct TracedFn {
@@ -13,6 +14,15 @@ pub(crate) struct TracedFn {
     pub(crate) brace: syn::token::Brace,
     pub(crate) inner_attrs: Vec<Attribute>,
     pub(crate) body: TokenStream,
+}
+
+impl TracedFn {
+    /// The function's `#[track_caller]`, whose meaning a closure around the body would lose.
+    pub(crate) fn track_caller(&self) -> Option<&Attribute> {
+        self.attrs
+            .iter()
+            .find(|attr| attr.path().is_ident("track_caller"))
+    }
 }
 
 impl Parse for TracedFn {
@@ -35,49 +45,38 @@ impl Parse for TracedFn {
     }
 }
 
-/// Parses the item, or explains what `#[traced]` accepts, spanned at the item's first token.
+/// Parses the item, or explains what `#[traced]` accepts, spanned at the item's keyword.
 pub(crate) fn parse_item(item: TokenStream) -> syn::Result<TracedFn> {
-    let fallback_span = item
-        .clone()
-        .into_iter()
-        .find(|token| !matches!(token, proc_macro2::TokenTree::Punct(p) if p.as_char() == '#'))
-        .map_or_else(proc_macro2::Span::call_site, |token| token.span());
-    match syn::parse2::<syn::Item>(item.clone()) {
-        Ok(syn::Item::Fn(_)) | Err(_) => {}
-        Ok(syn::Item::Verbatim(_)) => {}
-        Ok(other) => {
-            return Err(syn::Error::new(
-                item_keyword_span(&other).unwrap_or(fallback_span),
-                "`#[traced]` can only be applied to functions and methods",
-            ));
-        }
-    }
-    syn::parse2::<TracedFn>(item).map_err(|error| {
-        let message = error.to_string();
-        if message.contains("expected `fn`") || message.contains("expected curly braces") {
-            syn::Error::new(
-                error.span(),
-                "`#[traced]` can only be applied to functions and methods with a body",
-            )
-        } else {
-            error
-        }
-    })
+    syn::parse2::<TracedFn>(item.clone()).map_err(|error| not_a_function(item, &error))
 }
 
-fn item_keyword_span(item: &syn::Item) -> Option<proc_macro2::Span> {
-    use syn::spanned::Spanned;
-    Some(match item {
-        syn::Item::Struct(item) => item.struct_token.span,
-        syn::Item::Enum(item) => item.enum_token.span,
-        syn::Item::Union(item) => item.union_token.span,
-        syn::Item::Trait(item) => item.trait_token.span,
-        syn::Item::Impl(item) => item.impl_token.span,
-        syn::Item::Mod(item) => item.mod_token.span,
-        syn::Item::Const(item) => item.const_token.span,
-        syn::Item::Static(item) => item.static_token.span,
-        syn::Item::Type(item) => item.type_token.span,
-        syn::Item::Use(item) => item.use_token.span,
+fn not_a_function(item: TokenStream, error: &syn::Error) -> syn::Error {
+    match syn::parse2::<Item>(item) {
+        // A function that is not one `#[traced]` can instrument: a declaration without a body
+        // (in a trait or an `extern` block).
+        Ok(Item::Fn(_) | Item::Verbatim(_)) | Err(_) => syn::Error::new(
+            error.span(),
+            "`#[traced]` can only be applied to functions and methods with a body",
+        ),
+        Ok(other) => syn::Error::new(
+            item_keyword_span(&other),
+            "`#[traced]` can only be applied to functions and methods",
+        ),
+    }
+}
+
+fn item_keyword_span(item: &Item) -> Span {
+    match item {
+        Item::Struct(item) => item.struct_token.span,
+        Item::Enum(item) => item.enum_token.span,
+        Item::Union(item) => item.union_token.span,
+        Item::Trait(item) => item.trait_token.span,
+        Item::Impl(item) => item.impl_token.span,
+        Item::Mod(item) => item.mod_token.span,
+        Item::Const(item) => item.const_token.span,
+        Item::Static(item) => item.static_token.span,
+        Item::Type(item) => item.type_token.span,
+        Item::Use(item) => item.use_token.span,
         other => other.span(),
-    })
+    }
 }

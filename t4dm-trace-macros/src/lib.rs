@@ -14,9 +14,10 @@ mod tests;
 
 use proc_macro::TokenStream;
 
-/// Records an OpenTelemetry span around every call of the annotated function.
-///
-/// See `t4dm_trace_runtime::traced` for the options and examples.
+// The runtime documents this attribute (its `traced.md`) on its re-export, and rustdoc appends
+// the text below there: it must read well both there and alone.
+/// *Implemented by the `t4dm-trace-macros` crate, which only generates code: depend on
+/// `t4dm-trace-runtime` and write `#[t4dm_trace_runtime::traced]`.*
 #[proc_macro_attribute]
 pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
     let item = proc_macro2::TokenStream::from(item);
@@ -48,5 +49,5 @@ fn traced_impl(
     };
     validate::validate(&args, &item, &mut errors);
     errors.finish()?;
-    Ok(expand::expand(args, item))
+    Ok(expand::expand(&args, item))
 }

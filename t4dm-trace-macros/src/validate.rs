@@ -1,15 +1,23 @@
 //! Checks on the parsed arguments and function. Every problem is pushed, each spanned at the
 //! offending token; nothing here stops at the first.
 
-use crate::args::{SpanName, TracedArgs};
+use crate::args::{ErrMode, SpanName, TracedArgs, quoted_list};
 use crate::errors::Errors;
 use crate::item::TracedFn;
-use syn::{FnArg, Pat};
+use syn::{FnArg, Pat, ReturnType, Type};
 
 /// The OpenTelemetry span kinds, as `kind = ..` spells them.
 pub(crate) const SPAN_KINDS: &[&str] = &["Internal", "Server", "Client", "Producer", "Consumer"];
 
 pub(crate) fn validate(args: &TracedArgs, item: &TracedFn, errors: &mut Errors) {
+    check_signature(item, errors);
+    check_name(args, errors);
+    check_kind(args, errors);
+    check_attrs(args, item, errors);
+    check_err(args, item, errors);
+}
+
+fn check_signature(item: &TracedFn, errors: &mut Errors) {
     if let Some(constness) = &item.sig.constness {
         errors.push(
             constness.span,
@@ -17,29 +25,36 @@ pub(crate) fn validate(args: &TracedArgs, item: &TracedFn, errors: &mut Errors) 
         );
     }
     if let Some(variadic) = &item.sig.variadic {
-        errors.push(
-            variadic.dots.spans[0],
+        errors.push_syn(syn::Error::new_spanned(
+            variadic.dots,
             "`#[traced]` cannot be applied to a variadic `extern` function",
-        );
+        ));
     }
+}
+
+fn check_name(args: &TracedArgs, errors: &mut Errors) {
     if let Some(SpanName::Literal(literal)) = &args.name
         && literal.value().trim().is_empty()
     {
         errors.push(literal.span(), "the span name must not be empty");
     }
+}
+
+fn check_kind(args: &TracedArgs, errors: &mut Errors) {
     if let Some(kind) = &args.kind
         && !SPAN_KINDS.iter().any(|valid| kind == valid)
     {
-        let valid = SPAN_KINDS
-            .iter()
-            .map(|kind| format!("`{kind}`"))
-            .collect::<Vec<_>>()
-            .join(", ");
         errors.push(
             kind.span(),
-            format_args!("unknown span kind `{kind}`; expected one of {valid}"),
+            format_args!(
+                "unknown span kind `{kind}`; expected one of {}",
+                quoted_list(SPAN_KINDS)
+            ),
         );
     }
+}
+
+fn check_attrs(args: &TracedArgs, item: &TracedFn, errors: &mut Errors) {
     let arguments = argument_names(item);
     for attr in &args.attrs {
         if let Some(argument) = &attr.argument
@@ -53,6 +68,32 @@ pub(crate) fn validate(args: &TracedArgs, item: &TracedFn, errors: &mut Errors) 
                 ),
             );
         }
+    }
+}
+
+/// `err` needs a returned value to inspect, and a closure around the body to see it.
+fn check_err(args: &TracedArgs, item: &TracedFn, errors: &mut Errors) {
+    let Some((ErrMode::Record, span)) = args.err else {
+        return;
+    };
+    match &item.sig.output {
+        ReturnType::Default => errors.push(
+            span,
+            "`err` records the `Err` of a returned `Result`, but this function returns `()`",
+        ),
+        ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)) => errors.push(
+            span,
+            "`err` records the `Err` of a returned `Result`, but this function never returns",
+        ),
+        ReturnType::Type(..) => {}
+    }
+    if item.track_caller().is_some() && item.sig.asyncness.is_none() {
+        errors.push(
+            span,
+            "`err` cannot be used on a `#[track_caller]` function: recording the returned value \
+             runs the body in a closure, which would report its own location instead of the \
+             caller's",
+        );
     }
 }
 

@@ -107,6 +107,13 @@ impl ParentContext for SpanContext {
     }
 }
 
+/// So that `parent = cx` works when `cx` is a borrowed argument (`cx: &Context`).
+impl<P: ParentContext + ?Sized> ParentContext for &P {
+    fn parent_context(&self) -> Context {
+        (**self).parent_context()
+    }
+}
+
 impl<P: ParentContext> ParentContext for Option<P> {
     fn parent_context(&self) -> Context {
         self.as_ref()

@@ -59,7 +59,7 @@
 //!
 //! - `otlp` (default): OTLP export over gRPC and HTTP.
 //! - `zipkin`: Zipkin export.
-//! - `testing`: [`testing::capture`], the spans a closure finished, for tests.
+//! - `testing`: `testing::capture`, the spans a closure finished, for tests.
 //! - `http` (default): [`inject_context`] and [`extract_context`] on `http::HeaderMap`.
 //! - `mcp`: [`inject_context`] and [`extract_context`] on MCP's `params._meta`
 //!   (`serde_json::Map<String, serde_json::Value>`).

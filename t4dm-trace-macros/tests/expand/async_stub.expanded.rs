@@ -1,0 +1,20 @@
+async fn later() -> Result<u32, Error> {
+    let __t4dm_span = ::t4dm_trace_runtime::__private::span(|| ::t4dm_trace_runtime::__private::SpanStart::new(
+        "later",
+        ::t4dm_trace_runtime::__private::SpanKind::Internal,
+    ));
+    ::t4dm_trace_runtime::__private::run_async_result(
+            __t4dm_span,
+            async move {
+                #[allow(clippy::diverging_sub_expression)]
+                let __t4dm_ret: Result<u32, Error> = { unimplemented!() };
+                #[allow(unreachable_code)] __t4dm_ret
+            },
+            |__t4dm_err| {
+                use ::t4dm_trace_runtime::__private::probe::*;
+                (&&&&&::t4dm_trace_runtime::__private::probe::ErrorProbe(__t4dm_err))
+                    .__t4dm_describe()
+            },
+        )
+        .await
+}

@@ -1,0 +1,8 @@
+#[must_use]
+fn name(&self) -> &str {
+    let __t4dm_span = ::t4dm_trace_runtime::__private::span(|| ::t4dm_trace_runtime::__private::SpanStart::new(
+        "store.name",
+        ::t4dm_trace_runtime::__private::SpanKind::Internal,
+    ));
+    ::t4dm_trace_runtime::__private::run(__t4dm_span, move || -> &str { &self.name })
+}

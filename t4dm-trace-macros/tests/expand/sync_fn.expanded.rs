@@ -1,0 +1,14 @@
+/// Finds episodes.
+pub fn recall(query: &str, limit: usize) -> Vec<String> {
+    let __t4dm_span = ::t4dm_trace_runtime::__private::span(|| {
+        ::t4dm_trace_runtime::__private::SpanStart::new(
+                "episodic.recall",
+                ::t4dm_trace_runtime::__private::SpanKind::Internal,
+            )
+            .attr("limit", &(limit))
+    });
+    ::t4dm_trace_runtime::__private::run(
+        __t4dm_span,
+        move || -> Vec<String> { vec![query.to_owned(); limit] },
+    )
+}

@@ -1,0 +1,8 @@
+use t4dm_trace_runtime::traced;
+
+#[traced("store.get", kind)]
+fn get() {}
+
+fn main() {
+    get();
+}
