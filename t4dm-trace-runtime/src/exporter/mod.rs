@@ -48,7 +48,8 @@ pub(crate) fn spawn_network_pipelines(
             .into(),
         });
     }
-    let _ = resource;
+    // Without the network features, nothing above reads them.
+    let _ = (resource, pipelines);
     Ok(())
 }
 

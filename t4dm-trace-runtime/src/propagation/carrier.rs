@@ -10,6 +10,7 @@ use std::hash::BuildHasher;
 
 /// Stands for a field value that is not text (bytes that are not UTF-8, a JSON number): invalid
 /// for every W3C field, so it is rejected the way a malformed value is.
+#[cfg(any(feature = "http", feature = "mcp"))]
 const NOT_TEXT: &str = "\u{0}";
 
 /// A carrier that trace context can be extracted from.
