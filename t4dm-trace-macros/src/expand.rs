@@ -271,7 +271,9 @@ fn instrument_future(
 
 /// `async move { let __t4dm_ret: R = { body }; __t4dm_ret }`: the typed `let` is a coercion site
 /// (`&String` to `&str`, a closure to `Box<dyn Fn>`) and gives `?` in the body the error type to
-/// convert into, as the function itself did.
+/// convert into, as the function itself did. A never-taken `return` of type `R` comes first: it
+/// fixes the block's output type before the body's own `return`s are checked, so that
+/// `return Err(Box::new(e))` still coerces to `Box<dyn Error>`.
 fn typed_async_block(
     original: Option<&ExprAsync>,
     output: Option<&Type>,
@@ -298,6 +300,11 @@ fn typed_async_block(
             let allow = one_expression.then(|| quote!(#[allow(clippy::diverging_sub_expression)]));
             quote_spanned! {output.span()=>
                 #async_token #capture {
+                    if let ::core::option::Option::Some(#ret) =
+                        ::core::option::Option::None::<#erased>
+                    {
+                        return #ret;
+                    }
                     #allow
                     let #ret: #erased = #block;
                     #[allow(unreachable_code)]

@@ -256,3 +256,33 @@ fn record_error_marks_the_current_span() {
         )])))
     );
 }
+
+#[traced("boxed.async")]
+async fn boxed_async(early: bool) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    tokio::task::yield_now().await;
+    if early {
+        return Err(Box::new(StorageError {
+            source: std::io::Error::other("early"),
+        }));
+    }
+    Err(Box::new(StorageError {
+        source: std::io::Error::other("late"),
+    }))
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn async_early_returns_coerce_into_boxed_errors() {
+    let (outcome, spans) =
+        capture_async(async { (boxed_async(true).await, boxed_async(false).await) }).await;
+    assert!(outcome.0.is_err() && outcome.1.is_err());
+    assert_eq!(spans.len(), 2);
+    for span in &spans {
+        assert_eq!(error_description(span), Some("storage unavailable"));
+    }
+    assert_eq!(
+        event_attribute(&spans[0], "exception", "exception.source_chain"),
+        Some(&Value::Array(Array::String(vec![StringValue::from(
+            "early"
+        )])))
+    );
+}

@@ -6,6 +6,11 @@ async fn search(query: impl AsRef<str>) -> Result<impl Iterator<Item = u32>, Err
     ::t4dm_trace_runtime::__private::run_async_result(
             __t4dm_span,
             async move {
+                if let ::core::option::Option::Some(__t4dm_ret) = ::core::option::Option::None::<
+                    Result<_, Error>,
+                > {
+                    return __t4dm_ret;
+                }
                 let __t4dm_ret: Result<_, Error> = {
                     let hits = client().search(query.as_ref()).await?;
                     Ok(hits.into_iter())

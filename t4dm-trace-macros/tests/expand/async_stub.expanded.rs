@@ -6,6 +6,11 @@ async fn later() -> Result<u32, Error> {
     ::t4dm_trace_runtime::__private::run_async_result(
             __t4dm_span,
             async move {
+                if let ::core::option::Option::Some(__t4dm_ret) = ::core::option::Option::None::<
+                    Result<u32, Error>,
+                > {
+                    return __t4dm_ret;
+                }
                 #[allow(clippy::diverging_sub_expression)]
                 let __t4dm_ret: Result<u32, Error> = { unimplemented!() };
                 #[allow(unreachable_code)] __t4dm_ret

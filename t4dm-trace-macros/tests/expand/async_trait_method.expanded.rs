@@ -23,6 +23,11 @@ where
         ::t4dm_trace_runtime::__private::run_async_result(
             __t4dm_span,
             async move {
+                if let ::core::option::Option::Some(__t4dm_ret) = ::core::option::Option::None::<
+                    Result<Item, Error>,
+                > {
+                    return __t4dm_ret;
+                }
                 let __t4dm_ret: Result<Item, Error> = {
                     if let ::core::option::Option::Some(__ret) = ::core::option::Option::None::<
                         Result<Item, Error>,

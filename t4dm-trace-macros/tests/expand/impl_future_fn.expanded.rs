@@ -8,6 +8,11 @@ fn fetch(url: String) -> impl Future<Output = Outcome> + Send {
         ::t4dm_trace_runtime::__private::run_async_result(
             __t4dm_span,
             async move {
+                if let ::core::option::Option::Some(__t4dm_ret) = ::core::option::Option::None::<
+                    Outcome,
+                > {
+                    return __t4dm_ret;
+                }
                 #[allow(clippy::diverging_sub_expression)]
                 let __t4dm_ret: Outcome = { client.get(url).await };
                 #[allow(unreachable_code)] __t4dm_ret
