@@ -145,7 +145,7 @@ fn async_fn(
         .is_ok_and(|stmts| is_one_expression(&stmts));
     let block = braced(item, &item.body);
     let future = typed_async_block(None, output, &block, one_expression);
-    let call = instrument_future(names, &future, describe);
+    let call = instrument_future(names, &future, describe, false);
     quote!(#call.await)
 }
 
@@ -177,7 +177,7 @@ fn tail_async(
         &async_block.block.to_token_stream(),
         is_one_expression(&async_block.block.stmts),
     );
-    let call = instrument_future(names, &future, describe);
+    let call = instrument_future(names, &future, describe, true);
     let call = match wrapper {
         Some(wrapper) => quote!(#wrapper(#call)),
         None => call,
@@ -202,7 +202,8 @@ fn records_errors(args: &TracedArgs, output: Option<&Type>) -> bool {
     }
 }
 
-/// `#private::SpanStart::new(name, kind).attr(..)..parent(..)`, evaluated only when enabled.
+/// `#private::SpanStart::new(name, kind).attr(..)..parent(..)` (`with_capacity` when there are
+/// attributes), evaluated only when enabled.
 fn span_start(args: &TracedArgs, item: &TracedFn, private: &TokenStream) -> TokenStream {
     let name = match &args.name {
         Some(SpanName::Literal(literal)) => literal.to_token_stream(),
@@ -223,8 +224,15 @@ fn span_start(args: &TracedArgs, item: &TracedFn, private: &TokenStream) -> Toke
         .parent
         .as_ref()
         .map(|parent| quote_spanned!(parent.span()=> .parent(&(#parent))));
+    // With attributes, their vector is allocated once, at its final size.
+    let start = if args.attrs.is_empty() {
+        quote!(#private::SpanStart::new(#name, #private::SpanKind::#kind))
+    } else {
+        let capacity = proc_macro2::Literal::usize_unsuffixed(args.attrs.len());
+        quote!(#private::SpanStart::with_capacity(#name, #private::SpanKind::#kind, #capacity))
+    };
     quote! {
-        #private::SpanStart::new(#name, #private::SpanKind::#kind)
+        #start
             #(#attrs)*
             #parent
     }
@@ -256,16 +264,22 @@ fn describe_error(private: &TokenStream) -> TokenStream {
     }
 }
 
+/// `run_async` starts the span at once: an `async fn`'s body already runs at its first poll.
+/// A returned future is created at the call, so `run_async_lazy` waits for its first poll.
 fn instrument_future(
     names: &Names,
     future: &TokenStream,
     describe: Option<&TokenStream>,
+    lazy: bool,
 ) -> TokenStream {
     let Names { private, span } = names;
-    if let Some(describe) = describe {
-        quote!(#private::run_async_result(#span, #future, #describe))
-    } else {
-        quote!(#private::run_async(#span, #future))
+    match (describe, lazy) {
+        (Some(describe), false) => quote!(#private::run_async_result(#span, #future, #describe)),
+        (None, false) => quote!(#private::run_async(#span, #future)),
+        (Some(describe), true) => {
+            quote!(#private::run_async_lazy_result(#span, #future, #describe))
+        }
+        (None, true) => quote!(#private::run_async_lazy(#span, #future)),
     }
 }
 

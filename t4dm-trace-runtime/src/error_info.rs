@@ -3,7 +3,6 @@
 
 use opentelemetry::trace::{SpanRef, Status};
 use opentelemetry::{Array, KeyValue, StringValue};
-use std::any::Any;
 use std::backtrace::{Backtrace, BacktraceStatus};
 use std::error::Error;
 use std::fmt::Write as _;
@@ -36,15 +35,9 @@ impl ErrorInfo {
         info
     }
 
-    /// A panic's payload: its message when it is a string, as `panic!` makes it.
-    pub(crate) fn from_panic(payload: &(dyn Any + Send)) -> Self {
-        let message = if let Some(message) = payload.downcast_ref::<&'static str>() {
-            (*message).to_owned()
-        } else if let Some(message) = payload.downcast_ref::<String>() {
-            message.clone()
-        } else {
-            "panic with a non-string payload".to_owned()
-        };
+    /// A panic, with its message when the panic hook could keep it.
+    pub(crate) fn panic() -> Self {
+        let message = crate::panic::take_message().unwrap_or_else(|| "panicked".to_owned());
         ErrorInfo::new("panic", message)
     }
 

@@ -6,7 +6,7 @@
 use crate::config::{SamplerConfig, TracingConfig};
 use crate::error::{ExportError, InitError};
 use crate::exporter::ConsoleExporter;
-use crate::pipeline::{BatchProcessor, Pipeline};
+use crate::pipeline::{Pipeline, SpanRouter};
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider, SpanExporter};
@@ -96,6 +96,9 @@ pub fn init_tracing(config: TracingConfig) -> Result<TracingGuard, InitError> {
     } else {
         disabled_runtime(&config)
     };
+    if config.enabled {
+        crate::panic::install_hook();
+    }
     if config.enabled
         && let Some(provider) = &runtime.provider
     {
@@ -317,18 +320,17 @@ fn build_runtime(config: &TracingConfig) -> Result<TracingRuntime, InitError> {
             pipelines.push(spawn(config.batch, &resource)?);
         }
     }
-    let mut builder = SdkTracerProvider::builder()
+    let router = SpanRouter {
+        baggage: crate::propagation::baggage_attributes(&config.propagation),
+        pipelines: pipelines.clone(),
+        #[cfg(feature = "testing")]
+        capture: crate::testing::CaptureProcessor::default(),
+    };
+    let provider = SdkTracerProvider::builder()
         .with_resource(resource)
-        .with_sampler(sampler(config.sampler));
-    builder = crate::propagation::with_baggage_attributes(builder, &config.propagation);
-    for pipeline in &pipelines {
-        builder = builder.with_span_processor(BatchProcessor(Arc::clone(pipeline)));
-    }
-    #[cfg(feature = "testing")]
-    {
-        builder = builder.with_span_processor(crate::testing::CaptureProcessor::default());
-    }
-    let provider = builder.build();
+        .with_sampler(sampler(config.sampler))
+        .with_span_processor(router)
+        .build();
     Ok(TracingRuntime {
         tracer: Some(scoped_tracer(&provider)),
         provider: Some(provider),
@@ -381,6 +383,7 @@ pub(crate) fn install_capture_runtime() {
         shutdown_timeout: crate::config::SHUTDOWN_TIMEOUT_DEFAULT,
         shut_down: AtomicBool::new(false),
     };
+    crate::panic::install_hook();
     if RUNTIME.set(runtime).is_ok() {
         ENABLED.store(true, Ordering::Release);
     }

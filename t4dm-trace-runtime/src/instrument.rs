@@ -3,12 +3,11 @@
 use crate::error_info::ErrorInfo;
 use crate::init as state;
 use crate::value::SpanValue;
-use opentelemetry::trace::{SpanContext, SpanKind, TraceContextExt, Tracer as _};
+use opentelemetry::trace::{SpanBuilder, SpanContext, SpanKind, TraceContextExt, Tracer as _};
 use opentelemetry::{Context, Key, KeyValue};
 use std::borrow::Cow;
 use std::fmt::{Debug, Display};
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
 use std::task::Poll;
 
@@ -29,6 +28,21 @@ impl SpanStart {
             name: name.into(),
             kind,
             attributes: Vec::new(),
+            parent: None,
+        }
+    }
+
+    /// A span named `name` with room for `capacity` attributes, allocated once.
+    #[inline]
+    pub fn with_capacity(
+        name: impl Into<Cow<'static, str>>,
+        kind: SpanKind,
+        capacity: usize,
+    ) -> Self {
+        SpanStart {
+            name: name.into(),
+            kind,
+            attributes: Vec::with_capacity(capacity),
             parent: None,
         }
     }
@@ -79,13 +93,19 @@ impl SpanStart {
     /// Starts the span and returns the context carrying it, or `None` when tracing has no tracer.
     pub(crate) fn start(self) -> Option<Context> {
         let tracer = state::tracer()?;
-        let parent = self.parent.unwrap_or_else(Context::current);
-        let mut builder = tracer.span_builder(self.name).with_kind(self.kind);
+        let mut builder = SpanBuilder::from_name(self.name).with_kind(self.kind);
         if !self.attributes.is_empty() {
-            builder = builder.with_attributes(self.attributes);
+            builder.attributes = Some(self.attributes);
         }
-        let span = tracer.build_with_context(builder, &parent);
-        Some(parent.with_span(span))
+        let start_in = |parent: &Context| {
+            let span = tracer.build_with_context(builder, parent);
+            parent.with_span(span)
+        };
+        // The current context is read in place rather than cloned: one clone fewer per span.
+        Some(match &self.parent {
+            Some(parent) => start_in(parent),
+            None => Context::map_current(start_in),
+        })
     }
 }
 
@@ -165,8 +185,9 @@ impl ActiveSpan {
         span.end();
     }
 
-    pub(crate) fn end_with_panic(self, payload: &(dyn std::any::Any + Send)) {
-        self.end_with_error(&ErrorInfo::from_panic(payload));
+    /// Ends the span as failed by the panic unwinding through it.
+    pub(crate) fn end_with_panic(self) {
+        self.end_with_error(&ErrorInfo::panic());
     }
 
     pub(crate) fn end_cancelled(self) {
@@ -213,17 +234,32 @@ fn run_traced<R>(
     let Some(active) = ActiveSpan::start(PendingSpan(Some(start))) else {
         return body();
     };
-    let guard = active.context().clone().attach();
-    let outcome = catch_unwind(AssertUnwindSafe(body));
-    drop(guard);
-    match outcome {
-        Ok(value) => {
-            finish(&value, active);
-            value
-        }
-        Err(payload) => {
-            active.end_with_panic(&*payload);
-            resume_unwind(payload)
+    let attached = active.context().clone().attach();
+    let armed = EndOnUnwind(Some(active));
+    let value = body();
+    let active = armed.disarm();
+    drop(attached);
+    if let Some(active) = active {
+        finish(&value, active);
+    }
+    value
+}
+
+/// Ends its span as failed by a panic when dropped armed, which only unwinding does: the body
+/// returned normally if the guard was disarmed. (Guards, not `catch_unwind`, cost nothing on
+/// the normal path; the panic hook in `crate::panic` supplies the message.)
+struct EndOnUnwind(Option<ActiveSpan>);
+
+impl EndOnUnwind {
+    fn disarm(mut self) -> Option<ActiveSpan> {
+        self.0.take()
+    }
+}
+
+impl Drop for EndOnUnwind {
+    fn drop(&mut self) {
+        if let Some(active) = self.0.take() {
+            active.end_with_panic();
         }
     }
 }
@@ -251,7 +287,7 @@ impl Drop for EnteredSpan {
         if let Some((active, guard)) = self.active.take() {
             drop(guard);
             if std::thread::panicking() {
-                active.end_with_error(&ErrorInfo::new("panic", "panicked".to_owned()));
+                active.end_with_panic();
             } else {
                 active.end();
             }
@@ -292,14 +328,38 @@ impl<T, E, D: FnOnce(&E) -> ErrorInfo> RecordOutput<Result<T, E>> for RecordErr<
     }
 }
 
-/// Instruments a future: the span starts at its first poll, is current during every poll,
-/// and ends when it completes, panics or is dropped unfinished.
+/// Instruments the body of an `async fn`, whose first poll is now: the span starts at once, is
+/// current during every poll, and ends when the future completes, panics or is dropped
+/// unfinished.
+#[inline]
 pub fn run_async<F: Future>(span: PendingSpan, future: F) -> TracedFuture<F, IgnoreOutput> {
-    TracedFuture::new(span, future, IgnoreOutput)
+    TracedFuture::started(span, future, IgnoreOutput)
 }
 
 /// Like [`run_async`], recording an `Err` output as the span's error.
+#[inline]
 pub fn run_async_result<F, T, E, D>(
+    span: PendingSpan,
+    future: F,
+    describe: D,
+) -> TracedFuture<F, RecordErr<D>>
+where
+    F: Future<Output = Result<T, E>>,
+    D: FnOnce(&E) -> ErrorInfo,
+{
+    TracedFuture::started(span, future, RecordErr(describe))
+}
+
+/// Instruments a future returned by a function: the span starts at its first poll (with the
+/// context current then as parent), not when the function returns it.
+#[inline]
+pub fn run_async_lazy<F: Future>(span: PendingSpan, future: F) -> TracedFuture<F, IgnoreOutput> {
+    TracedFuture::new(span, future, IgnoreOutput)
+}
+
+/// Like [`run_async_lazy`], recording an `Err` output as the span's error.
+#[inline]
+pub fn run_async_lazy_result<F, T, E, D>(
     span: PendingSpan,
     future: F,
     describe: D,
@@ -311,9 +371,12 @@ where
     TracedFuture::new(span, future, RecordErr(describe))
 }
 
+/// The span of a [`TracedFuture`]. Kept small, so that a disabled `#[traced]` future is barely
+/// larger than the body's own: a description waiting for the first poll is boxed (allocated only
+/// when tracing is enabled, and only for returned futures and manual spans).
 enum FutureSpan<R> {
     Disabled,
-    NotStarted(SpanStart, R),
+    NotStarted(Box<SpanStart>, R),
     Running(ActiveSpan, R),
     Finished,
 }
@@ -329,8 +392,10 @@ pin_project_lite::pin_project! {
     impl<F, R> PinnedDrop for TracedFuture<F, R> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            if let FutureSpan::Running(active, _) =
-                std::mem::replace(this.span, FutureSpan::Finished)
+            // Checked before moving the state out: the disabled path stays a compare.
+            if matches!(this.span, FutureSpan::Running(..))
+                && let FutureSpan::Running(active, _) =
+                    std::mem::replace(this.span, FutureSpan::Finished)
             {
                 active.end_cancelled();
             }
@@ -339,12 +404,29 @@ pin_project_lite::pin_project! {
 }
 
 impl<F, R> TracedFuture<F, R> {
+    /// The span starts at the first poll.
+    #[inline]
     pub(crate) fn new(span: PendingSpan, inner: F, record: R) -> Self {
         TracedFuture {
             inner,
             span: match span.0 {
                 None => FutureSpan::Disabled,
-                Some(start) => FutureSpan::NotStarted(start, record),
+                Some(start) => FutureSpan::NotStarted(Box::new(start), record),
+            },
+        }
+    }
+
+    /// The span starts now.
+    #[inline]
+    pub(crate) fn started(span: PendingSpan, inner: F, record: R) -> Self {
+        TracedFuture {
+            inner,
+            span: match span
+                .0
+                .map(|start| ActiveSpan::start(PendingSpan(Some(start))))
+            {
+                Some(Some(active)) => FutureSpan::Running(active, record),
+                None | Some(None) => FutureSpan::Disabled,
             },
         }
     }
@@ -367,46 +449,69 @@ impl<F, R> Debug for TracedFuture<F, R> {
 impl<F: Future, R: RecordOutput<F::Output>> Future for TracedFuture<F, R> {
     type Output = F::Output;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<F::Output> {
-        let mut this = self.project();
+        let this = self.project();
         if let FutureSpan::Disabled = this.span {
             return this.inner.poll(cx);
         }
-        if matches!(this.span, FutureSpan::NotStarted(..)) {
-            let FutureSpan::NotStarted(start, record) =
-                std::mem::replace(this.span, FutureSpan::Finished)
-            else {
-                unreachable!("checked just above");
-            };
-            *this.span = match ActiveSpan::start(PendingSpan(Some(start))) {
-                Some(active) => FutureSpan::Running(active, record),
-                None => FutureSpan::Disabled,
-            };
-        }
-        let FutureSpan::Running(active, _) = &*this.span else {
-            return this.inner.poll(cx);
+        poll_in_span(this.inner, this.span, cx)
+    }
+}
+
+/// The enabled path of [`TracedFuture::poll`], kept out of line so that the disabled path
+/// inlines into the caller as one compare and the inner poll.
+#[inline(never)]
+fn poll_in_span<F: Future, R: RecordOutput<F::Output>>(
+    mut inner: Pin<&mut F>,
+    span: &mut FutureSpan<R>,
+    cx: &mut std::task::Context<'_>,
+) -> Poll<F::Output> {
+    if matches!(span, FutureSpan::NotStarted(..))
+        && let FutureSpan::NotStarted(start, record) = std::mem::replace(span, FutureSpan::Finished)
+    {
+        *span = match ActiveSpan::start(PendingSpan(Some(*start))) {
+            Some(active) => FutureSpan::Running(active, record),
+            None => FutureSpan::Disabled,
         };
-        let guard = active.context().clone().attach();
-        let outcome = catch_unwind(AssertUnwindSafe(|| this.inner.as_mut().poll(cx)));
-        drop(guard);
-        match outcome {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(output)) => {
-                if let FutureSpan::Running(active, record) =
-                    std::mem::replace(this.span, FutureSpan::Finished)
-                {
-                    record.finish(&output, ActiveSpanHandle(active));
-                }
-                Poll::Ready(output)
+    }
+    let FutureSpan::Running(active, _) = &*span else {
+        return inner.poll(cx);
+    };
+    let attached = active.context().clone().attach();
+    let armed = EndFutureOnUnwind(Some(span));
+    let poll = inner.as_mut().poll(cx);
+    let span = armed.disarm();
+    drop(attached);
+    match poll {
+        Poll::Pending => Poll::Pending,
+        Poll::Ready(output) => {
+            if let Some(span) = span
+                && let FutureSpan::Running(active, record) =
+                    std::mem::replace(span, FutureSpan::Finished)
+            {
+                record.finish(&output, ActiveSpanHandle(active));
             }
-            Err(payload) => {
-                if let FutureSpan::Running(active, _) =
-                    std::mem::replace(this.span, FutureSpan::Finished)
-                {
-                    active.end_with_panic(&*payload);
-                }
-                resume_unwind(payload)
-            }
+            Poll::Ready(output)
+        }
+    }
+}
+
+/// [`EndOnUnwind`] for a future's span: a poll that unwinds ends it as failed by the panic.
+struct EndFutureOnUnwind<'a, R>(Option<&'a mut FutureSpan<R>>);
+
+impl<'a, R> EndFutureOnUnwind<'a, R> {
+    fn disarm(mut self) -> Option<&'a mut FutureSpan<R>> {
+        self.0.take()
+    }
+}
+
+impl<R> Drop for EndFutureOnUnwind<'_, R> {
+    fn drop(&mut self) {
+        if let Some(span) = self.0.take()
+            && let FutureSpan::Running(active, _) = std::mem::replace(span, FutureSpan::Finished)
+        {
+            active.end_with_panic();
         }
     }
 }

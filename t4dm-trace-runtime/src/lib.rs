@@ -72,6 +72,7 @@ mod error_info;
 mod exporter;
 mod init;
 mod instrument;
+mod panic;
 mod pipeline;
 mod propagation;
 mod span;

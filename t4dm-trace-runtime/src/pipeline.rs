@@ -171,7 +171,7 @@ impl Pipeline {
 }
 
 impl Pipeline {
-    fn on_end(&self, span: SpanData) {
+    pub(crate) fn on_end(&self, span: SpanData) {
         if !span.span_context.is_sampled() {
             return;
         }
@@ -224,13 +224,6 @@ impl Pipeline {
         })
     }
 
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        match self.begin_shutdown(Instant::now() + timeout) {
-            Some(pending) => pending.wait(),
-            None => Ok(()),
-        }
-    }
-
     /// Wakes the export thread, at most once until it next goes to sleep: the only system
     /// call the caller's thread can make, once per batch.
     fn wake(&self) {
@@ -259,23 +252,55 @@ impl PendingShutdown {
     }
 }
 
-/// The span processor the tracer provider owns.
+/// The one span processor the tracer provider owns. One, because the SDK clones every ended
+/// span for each registered processor: this one hands the span itself to the last pipeline and
+/// clones only for the others (and for a test capture, only while one is running).
 #[derive(Debug)]
-pub(crate) struct BatchProcessor(pub(crate) Arc<Pipeline>);
+pub(crate) struct SpanRouter {
+    pub(crate) baggage: Option<crate::propagation::BaggageAttributes>,
+    pub(crate) pipelines: Vec<Arc<Pipeline>>,
+    #[cfg(feature = "testing")]
+    pub(crate) capture: crate::testing::CaptureProcessor,
+}
 
-impl SpanProcessor for BatchProcessor {
-    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
+impl SpanProcessor for SpanRouter {
+    fn on_start(&self, span: &mut Span, cx: &Context) {
+        if let Some(baggage) = &self.baggage {
+            baggage.copy_onto(span, cx);
+        }
+        #[cfg(feature = "testing")]
+        self.capture.on_start(span, cx);
+    }
 
     fn on_end(&self, span: SpanData) {
-        self.0.on_end(span);
+        #[cfg(feature = "testing")]
+        self.capture.observe_end(&span);
+        if let Some((last, others)) = self.pipelines.split_last() {
+            for pipeline in others {
+                pipeline.on_end(span.clone());
+            }
+            last.on_end(span);
+        }
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        self.0.force_flush()
+        self.pipelines
+            .iter()
+            .map(|pipeline| pipeline.force_flush())
+            .fold(Ok(()), OTelSdkResult::and)
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.0.shutdown_with_timeout(timeout)
+        let deadline = Instant::now() + timeout;
+        let pending: Vec<_> = self
+            .pipelines
+            .iter()
+            .filter_map(|pipeline| pipeline.begin_shutdown(deadline))
+            .collect();
+        pending
+            .into_iter()
+            .map(PendingShutdown::wait)
+            .fold(Ok(()), OTelSdkResult::and)
     }
 }
 

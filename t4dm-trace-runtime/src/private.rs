@@ -2,6 +2,7 @@
 
 pub use crate::error_info::{ErrorInfo, probe};
 pub use crate::instrument::{
-    PendingSpan, SpanStart, enter, run, run_async, run_async_result, run_result, span,
+    PendingSpan, SpanStart, enter, run, run_async, run_async_lazy, run_async_lazy_result,
+    run_async_result, run_result, span,
 };
 pub use opentelemetry::trace::SpanKind;

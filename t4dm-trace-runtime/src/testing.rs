@@ -10,6 +10,7 @@ use opentelemetry::{Context, context::FutureExt as _};
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, Span, SpanData, SpanProcessor};
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// Runs `body` and returns its result with the spans that ended inside it, in the order they
@@ -32,6 +33,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 pub fn capture<R>(body: impl FnOnce() -> R) -> (R, Vec<SpanData>) {
     let sink = start_capture();
     let result = {
+        let _running = CaptureRunning::start();
         let _attached = Context::current_with_value(CaptureMarker(Arc::clone(&sink))).attach();
         body()
     };
@@ -43,7 +45,10 @@ pub fn capture<R>(body: impl FnOnce() -> R) -> (R, Vec<SpanData>) {
 pub async fn capture_async<F: Future>(future: F) -> (F::Output, Vec<SpanData>) {
     let sink = start_capture();
     let cx = Context::current_with_value(CaptureMarker(Arc::clone(&sink)));
-    let output = future.with_context(cx).await;
+    let output = {
+        let _running = CaptureRunning::start();
+        future.with_context(cx).await
+    };
     (output, sink.take())
 }
 
@@ -63,6 +68,26 @@ impl Sink {
     }
 }
 
+/// How many captures are running in the process: while none is, the processor does nothing
+/// but read this (spans of a service built with the `testing` feature cost no more).
+static RUNNING_CAPTURES: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts a capture as running until dropped.
+struct CaptureRunning;
+
+impl CaptureRunning {
+    fn start() -> Self {
+        RUNNING_CAPTURES.fetch_add(1, Ordering::SeqCst);
+        CaptureRunning
+    }
+}
+
+impl Drop for CaptureRunning {
+    fn drop(&mut self) {
+        RUNNING_CAPTURES.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Marks the context of a capture, so that spans started under it are collected for it.
 #[derive(Debug, Clone)]
 struct CaptureMarker(Arc<Sink>);
@@ -71,10 +96,37 @@ struct CaptureMarker(Arc<Sink>);
 #[derive(Debug, Default)]
 pub(crate) struct CaptureProcessor {
     started: Mutex<HashMap<(TraceId, SpanId), Arc<Sink>>>,
+    /// How many spans `started` holds, read without its lock.
+    tracked: AtomicUsize,
+}
+
+impl CaptureProcessor {
+    /// Keeps a copy of an ending span for the capture it started under, if any.
+    pub(crate) fn observe_end(&self, span: &SpanData) {
+        if self.tracked.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let key = (span.span_context.trace_id(), span.span_context.span_id());
+        let sink = self
+            .started
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&key);
+        if let Some(sink) = sink {
+            self.tracked.fetch_sub(1, Ordering::SeqCst);
+            sink.spans
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(span.clone());
+        }
+    }
 }
 
 impl SpanProcessor for CaptureProcessor {
     fn on_start(&self, span: &mut Span, cx: &Context) {
+        if RUNNING_CAPTURES.load(Ordering::SeqCst) == 0 {
+            return;
+        }
         // An explicit parent (`parent = ..`) is not the capture's context; the current one is.
         let sink = cx
             .get::<CaptureMarker>()
@@ -88,26 +140,19 @@ impl SpanProcessor for CaptureProcessor {
             });
         if let Some(sink) = sink {
             let context = span.span_context();
-            self.started
+            let previous = self
+                .started
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .insert((context.trace_id(), context.span_id()), sink);
+            if previous.is_none() {
+                self.tracked.fetch_add(1, Ordering::SeqCst);
+            }
         }
     }
 
     fn on_end(&self, span: SpanData) {
-        let key = (span.span_context.trace_id(), span.span_context.span_id());
-        let sink = self
-            .started
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&key);
-        if let Some(sink) = sink {
-            sink.spans
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(span);
-        }
+        self.observe_end(&span);
     }
 
     fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {

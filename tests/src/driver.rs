@@ -137,6 +137,20 @@ impl Driver {
         self.command(command).pop().unwrap_or_default()
     }
 
+    /// Flushes until a flush succeeds, up to `attempts` times: after a collector comes back, an
+    /// export still timing out against the old one may hold the first flush past its timeout.
+    /// Returns the last answer.
+    pub fn flush_until_ok(&mut self, attempts: usize) -> String {
+        let mut answer = String::new();
+        for _ in 0..attempts {
+            answer = self.answer("flush");
+            if answer == "ok flush" {
+                break;
+            }
+        }
+        answer
+    }
+
     /// The counts of every exporter, by name.
     ///
     /// # Panics

@@ -369,7 +369,7 @@ fn collector_killed_mid_run(wire: Wire, protocol: &str) {
     assert!(driver.answer("flush").starts_with("error flush"));
     receiver.restart();
     assert_eq!(driver.answer("burst third 300"), "ok burst third");
-    assert_eq!(driver.answer("flush"), "ok flush");
+    assert_eq!(driver.flush_until_ok(5), "ok flush");
     let spans = receiver.wait_for_spans(600, ARRIVAL_LIMIT);
     assert_eq!(count_named(&spans, "first"), 300);
     assert_eq!(count_named(&spans, "third"), 300);
@@ -407,7 +407,7 @@ fn slow_collector(wire: Wire, protocol: &str) {
     assert_eq!(stats.exported, 0);
     receiver.set_delay(Duration::ZERO);
     assert_eq!(driver.answer("burst quick 50"), "ok burst quick");
-    assert_eq!(driver.answer("flush"), "ok flush");
+    assert_eq!(driver.flush_until_ok(5), "ok flush");
     let spans = receiver.wait_for_spans(50, ARRIVAL_LIMIT);
     assert!(count_named(&spans, "quick") == 50, "{}", spans.len());
     let (shutdown, _) = driver.shutdown();

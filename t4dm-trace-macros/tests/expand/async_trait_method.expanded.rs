@@ -13,14 +13,15 @@ where
     Self: 'async_trait,
 {
     let __t4dm_span = ::t4dm_trace_runtime::__private::span(|| {
-        ::t4dm_trace_runtime::__private::SpanStart::new(
+        ::t4dm_trace_runtime::__private::SpanStart::with_capacity(
                 "repo.load",
                 ::t4dm_trace_runtime::__private::SpanKind::Internal,
+                1,
             )
             .attr("id", &(id))
     });
     Box::pin(
-        ::t4dm_trace_runtime::__private::run_async_result(
+        ::t4dm_trace_runtime::__private::run_async_lazy_result(
             __t4dm_span,
             async move {
                 if let ::core::option::Option::Some(__t4dm_ret) = ::core::option::Option::None::<

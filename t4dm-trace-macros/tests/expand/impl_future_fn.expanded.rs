@@ -5,7 +5,7 @@ fn fetch(url: String) -> impl Future<Output = Outcome> + Send {
     ));
     {
         let client = Client::new();
-        ::t4dm_trace_runtime::__private::run_async_result(
+        ::t4dm_trace_runtime::__private::run_async_lazy_result(
             __t4dm_span,
             async move {
                 if let ::core::option::Option::Some(__t4dm_ret) = ::core::option::Option::None::<

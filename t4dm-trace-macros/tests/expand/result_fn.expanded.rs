@@ -1,8 +1,9 @@
 fn put(key: &str, bytes: &[u8]) -> std::io::Result<()> {
     let __t4dm_span = ::t4dm_trace_runtime::__private::span(|| {
-        ::t4dm_trace_runtime::__private::SpanStart::new(
+        ::t4dm_trace_runtime::__private::SpanStart::with_capacity(
                 "store.put",
                 ::t4dm_trace_runtime::__private::SpanKind::Internal,
+                2,
             )
             .attr_display("key", &(key))
             .attr("size", &(bytes.len()))

@@ -1,9 +1,10 @@
 /// Finds episodes.
 pub fn recall(query: &str, limit: usize) -> Vec<String> {
     let __t4dm_span = ::t4dm_trace_runtime::__private::span(|| {
-        ::t4dm_trace_runtime::__private::SpanStart::new(
+        ::t4dm_trace_runtime::__private::SpanStart::with_capacity(
                 "episodic.recall",
                 ::t4dm_trace_runtime::__private::SpanKind::Internal,
+                1,
             )
             .attr("limit", &(limit))
     });

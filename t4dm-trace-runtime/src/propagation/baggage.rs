@@ -13,12 +13,10 @@ use opentelemetry::propagation::{
 };
 use opentelemetry::trace::Span as _;
 use opentelemetry::{Context, ContextGuard, Key, KeyValue, StringValue};
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
+use opentelemetry_sdk::trace::Span;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use std::borrow::Cow;
 use std::sync::LazyLock;
-use std::time::Duration;
 
 const BAGGAGE: &str = "baggage";
 static FIELDS: LazyLock<[String; 1]> = LazyLock::new(|| [BAGGAGE.to_owned()]);
@@ -308,8 +306,9 @@ impl BaggageAttributes {
     }
 }
 
-impl SpanProcessor for BaggageAttributes {
-    fn on_start(&self, span: &mut Span, cx: &Context) {
+impl BaggageAttributes {
+    /// Copies the chosen entries of the starting span's parent context onto it.
+    pub(crate) fn copy_onto(&self, span: &mut Span, cx: &Context) {
         let baggage = cx.baggage();
         if baggage.is_empty() {
             return;
@@ -319,16 +318,6 @@ impl SpanProcessor for BaggageAttributes {
                 span.set_attribute(KeyValue::new(key.clone(), value.clone()));
             }
         }
-    }
-
-    fn on_end(&self, _span: SpanData) {}
-
-    fn force_flush(&self) -> OTelSdkResult {
-        Ok(())
-    }
-
-    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        Ok(())
     }
 }
 

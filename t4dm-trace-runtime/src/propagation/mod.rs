@@ -26,10 +26,10 @@ pub use trace_context::{TRACE_FLAG_RANDOM, W3cTraceContextPropagator, with_trace
 
 pub(crate) use settings::{PropagationOverrides, PropagationSettings};
 
+pub(crate) use baggage::BaggageAttributes;
 use carrier::{ExtractAdapter, InjectAdapter};
 use opentelemetry::Context;
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
-use opentelemetry_sdk::trace::TracerProviderBuilder;
 use std::collections::HashMap;
 
 /// Writes the current context (span and baggage) into `carrier` through the global propagator:
@@ -135,16 +135,8 @@ pub(crate) fn install_propagators(settings: &PropagationSettings) {
     opentelemetry::global::set_text_map_propagator(composite_propagator(&settings.propagators));
 }
 
-/// Adds the span processor copying baggage entries onto span attributes, when any are chosen.
-pub(crate) fn with_baggage_attributes(
-    builder: TracerProviderBuilder,
-    settings: &PropagationSettings,
-) -> TracerProviderBuilder {
-    if settings.baggage_attributes.is_empty() {
-        builder
-    } else {
-        builder.with_span_processor(baggage::BaggageAttributes::new(
-            &settings.baggage_attributes,
-        ))
-    }
+/// What copies the chosen baggage entries onto span attributes, when any are chosen.
+pub(crate) fn baggage_attributes(settings: &PropagationSettings) -> Option<BaggageAttributes> {
+    (!settings.baggage_attributes.is_empty())
+        .then(|| BaggageAttributes::new(&settings.baggage_attributes))
 }

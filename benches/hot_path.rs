@@ -1,0 +1,46 @@
+//! Loops one way of tracing an empty call 20,000 times, for instruction counts under callgrind:
+//!
+//! ```text
+//! cargo build --release -p t4dm-trace-benches --example hot_path
+//! valgrind --tool=callgrind --separate-threads=yes target/release/examples/hot_path traced
+//! ```
+//!
+//! Modes: `plain` (the floor: subtract it), `traced`, `traced2` (two attributes), `sdk`, `sdk2`,
+//! `async_plain`, `async_traced`, `async_sdk`. `--separate-threads=yes` gives the caller's
+//! thread (`-01`) apart from the export thread.
+
+fn main() {
+    let mode = std::env::args().nth(1).unwrap_or_default();
+    let config = t4dm_trace_runtime::TracingConfig::builder()
+        .with_enabled(true)
+        .with_span_exporter("counting", t4dm_trace_benches::CountingExporter::default())
+        .build();
+    std::mem::forget(t4dm_trace_runtime::init_tracing(config).unwrap());
+    let tracer = t4dm_trace_benches::runtime_tracer("sdk");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    if mode.starts_with("async") {
+        runtime.block_on(async {
+            for _ in 0..20_000 {
+                match mode.as_str() {
+                    "async_traced" => t4dm_trace_benches::traced_async().await,
+                    "async_sdk" => t4dm_trace_benches::sdk_async(&tracer).await,
+                    _ => t4dm_trace_benches::plain_async().await,
+                }
+            }
+        });
+        t4dm_trace_runtime::flush_tracing().unwrap();
+        return;
+    }
+    for _ in 0..20_000 {
+        match mode.as_str() {
+            "traced" => t4dm_trace_benches::traced_sync(),
+            "traced2" => t4dm_trace_benches::traced_sync_attrs(42, "ww_episodes"),
+            "sdk" => t4dm_trace_benches::sdk_in_span(&tracer),
+            "sdk2" => t4dm_trace_benches::sdk_in_span_attrs(&tracer, 42, "ww_episodes"),
+            _ => t4dm_trace_benches::plain(),
+        }
+    }
+    t4dm_trace_runtime::flush_tracing().unwrap();
+}
