@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{command, parse_traces, trace_of, wait};
+use common::{TOOLS, command, parse_traces, trace_of, wait};
 use std::io::Read;
 
 #[test]
@@ -26,25 +26,7 @@ fn the_demo_calls_every_tool_draws_the_seeds_trace_and_exits_0() {
     assert!(wait(&mut child).success(), "{stderr}");
 
     let traces = parse_traces(&stderr);
-    for tool in [
-        "create_episode",
-        "recall_episodes",
-        "query_at_time",
-        "mark_important",
-        "create_entity",
-        "create_relation",
-        "semantic_recall",
-        "spread_activation",
-        "supersede_fact",
-        "create_skill",
-        "recall_skill",
-        "execute_skill",
-        "deprecate_skill",
-        "consolidate_now",
-        "get_provenance",
-        "get_session_id",
-        "memory_stats",
-    ] {
+    for tool in TOOLS {
         assert!(
             stdout.contains(&format!("→ tools/call {tool} ")),
             "the transcript shows {tool}:\n{stdout}"

@@ -3,28 +3,8 @@
 
 mod common;
 
-use common::{DrawnTrace, StdioClient, command, parse_traces, trace_of};
+use common::{DrawnTrace, StdioClient, TOOLS, command, parse_traces, trace_of};
 use serde_json::{Value, json};
-
-const TOOLS: [&str; 17] = [
-    "create_episode",
-    "recall_episodes",
-    "query_at_time",
-    "mark_important",
-    "create_entity",
-    "create_relation",
-    "semantic_recall",
-    "spread_activation",
-    "supersede_fact",
-    "create_skill",
-    "recall_skill",
-    "execute_skill",
-    "deprecate_skill",
-    "consolidate_now",
-    "get_provenance",
-    "get_session_id",
-    "memory_stats",
-];
 
 fn text(value: &Value) -> String {
     value

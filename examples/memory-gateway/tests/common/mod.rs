@@ -32,6 +32,27 @@ pub fn tool_call(id: u64, tool: &str, arguments: Value) -> Value {
     message(Some(id), "tools/call", Value::Object(params))
 }
 
+/// The seed's 17 tools, in the seed's order.
+pub const TOOLS: [&str; 17] = [
+    "create_episode",
+    "recall_episodes",
+    "query_at_time",
+    "mark_important",
+    "create_entity",
+    "create_relation",
+    "semantic_recall",
+    "spread_activation",
+    "supersede_fact",
+    "create_skill",
+    "recall_skill",
+    "execute_skill",
+    "deprecate_skill",
+    "consolidate_now",
+    "get_provenance",
+    "get_session_id",
+    "memory_stats",
+];
+
 /// How long any one answer may take before the test fails rather than hangs.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
