@@ -51,8 +51,8 @@ fn async_loop<F: Future>(
 criterion_group! {
     name = benches;
     config = Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2));
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
     targets = disabled_by_env
 }
 criterion_main!(benches);

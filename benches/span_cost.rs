@@ -187,36 +187,39 @@ fn two_threads(c: &mut Criterion) {
         .with(tracing_opentelemetry::layer().with_tracer(runtime_tracer("bench.tracing.threads")));
     let dispatch = tracing::Dispatch::new(subscriber);
     let mut group = c.benchmark_group("two threads");
-    let in_two_threads = |iterations: u64, body: &(dyn Fn() + Sync)| {
+    // One iteration is one span on each thread, recorded at the same time; `run` records
+    // `iterations` spans on its thread.
+    let in_two_threads = |iterations: u64, run: &(dyn Fn(u64) + Sync)| {
         let start = Instant::now();
         std::thread::scope(|scope| {
             for _ in 0..2 {
-                scope.spawn(|| {
-                    for _ in 0..iterations {
-                        body();
-                    }
-                });
+                scope.spawn(|| run(iterations));
             }
         });
         start.elapsed()
     };
+    let repeat = |iterations: u64, call: &dyn Fn()| {
+        for _ in 0..iterations {
+            call();
+        }
+    };
     group.bench_function("traced", |b| {
-        b.iter_custom(|n| in_two_threads(n, &traced_sync));
+        b.iter_custom(|n| in_two_threads(n, &|n| repeat(n, &traced_sync)));
     });
     group.bench_function("sdk in_span", |b| {
-        b.iter_custom(|n| in_two_threads(n, &|| sdk_in_span(&sdk)));
+        b.iter_custom(|n| in_two_threads(n, &|n| repeat(n, &|| sdk_in_span(&sdk))));
     });
     group.bench_function("tracing-opentelemetry", |b| {
         b.iter_custom(|n| {
-            in_two_threads(n, &|| {
-                tracing::dispatcher::with_default(&dispatch, tracing_instrument);
+            in_two_threads(n, &|n| {
+                tracing::dispatcher::with_default(&dispatch, || repeat(n, &tracing_instrument));
             })
         });
     });
     group.bench_function("fastrace", |b| {
         b.iter_custom(|n| {
-            in_two_threads(n, &|| {
-                fastrace_loop(1, fastrace_trace);
+            in_two_threads(n, &|n| {
+                fastrace_loop(n, fastrace_trace);
             })
         });
     });
@@ -227,8 +230,8 @@ fn two_threads(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2));
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
     targets = never_initialised, enabled, two_threads
 }
 criterion_main!(benches);
