@@ -6,16 +6,32 @@
 //! ```
 //!
 //! Modes: `plain` (the floor: subtract it), `traced`, `traced2` (two attributes), `sdk`, `sdk2`,
-//! `async_plain`, `async_traced`, `async_sdk`. `--separate-threads=yes` gives the caller's
+//! `async_plain`, `async_traced`, `async_sdk`; with tracing disabled: `disabled_plain` (an
+//! async floor), `disabled_async`, `disabled_sync`. `--separate-threads=yes` gives the caller's
 //! thread (`-01`) apart from the export thread.
 
 fn main() {
     let mode = std::env::args().nth(1).unwrap_or_default();
     let config = t4dm_trace_runtime::TracingConfig::builder()
-        .with_enabled(true)
+        .with_enabled(!mode.starts_with("disabled"))
         .with_span_exporter("counting", t4dm_trace_benches::CountingExporter::default())
         .build();
     std::mem::forget(t4dm_trace_runtime::init_tracing(config).unwrap());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    if mode.starts_with("disabled") {
+        runtime.block_on(async {
+            for _ in 0..20_000 {
+                match mode.as_str() {
+                    "disabled_async" => t4dm_trace_benches::traced_async().await,
+                    "disabled_sync" => t4dm_trace_benches::traced_sync(),
+                    _ => t4dm_trace_benches::plain_async().await,
+                }
+            }
+        });
+        return;
+    }
     let tracer = t4dm_trace_benches::runtime_tracer("sdk");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
