@@ -83,3 +83,15 @@ pub enum ExportError {
     #[error("the export failed: {0}")]
     Failed(String),
 }
+
+impl ExportError {
+    /// The SDK's error, with the spans left unexported (`pending`) when it is a timeout.
+    pub(crate) fn from_sdk(error: opentelemetry_sdk::error::OTelSdkError, pending: u64) -> Self {
+        match error {
+            opentelemetry_sdk::error::OTelSdkError::Timeout(timeout) => {
+                ExportError::Timeout { timeout, pending }
+            }
+            other => ExportError::Failed(other.to_string()),
+        }
+    }
+}

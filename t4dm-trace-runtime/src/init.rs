@@ -12,7 +12,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider, SpanExporter};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Whether `#[traced]` records spans: the only thing the disabled path reads.
 static ENABLED: AtomicBool = AtomicBool::new(false);
@@ -127,41 +127,21 @@ pub fn shutdown_tracing() -> Result<(), ExportError> {
         return Ok(());
     }
     ENABLED.store(false, Ordering::Release);
-    let timeout = runtime.shutdown_timeout;
-    let deadline = Instant::now() + timeout;
     // Every pipeline exports its last spans at the same time, against one deadline.
-    let pending: Vec<_> = runtime
-        .pipelines
-        .iter()
-        .filter_map(|pipeline| pipeline.begin_shutdown(deadline))
-        .collect();
-    let mut outcome = Ok(());
-    for shutdown in pending {
-        if let Err(error) = shutdown.wait()
-            && outcome.is_ok()
-        {
-            outcome = Err(match error {
-                opentelemetry_sdk::error::OTelSdkError::Timeout(_) => ExportError::Timeout {
-                    timeout,
-                    pending: 0,
-                },
-                other => ExportError::Failed(other.to_string()),
-            });
-        }
-    }
+    let outcome = crate::pipeline::shutdown_all(&runtime.pipelines, runtime.shutdown_timeout);
     if let Some(provider) = &runtime.provider {
         // The pipelines are closed already; this marks the provider shut down, so spans that
         // end from now on are not started or recorded.
         let _ = provider.shutdown_with_timeout(Duration::ZERO);
     }
-    if let Err(ExportError::Timeout { pending, .. }) = &mut outcome {
-        *pending = runtime
+    outcome.map_err(|error| {
+        let dropped = runtime
             .pipelines
             .iter()
             .map(|pipeline| pipeline.counters().snapshot().dropped)
             .sum();
-    }
-    outcome
+        ExportError::from_sdk(error, dropped)
+    })
 }
 
 /// Exports every span queued so far, waiting at most each exporter's export timeout
@@ -180,13 +160,10 @@ pub fn flush_tracing() -> Result<(), ExportError> {
         if let Err(error) = pipeline.force_flush()
             && outcome.is_ok()
         {
-            outcome = Err(match error {
-                opentelemetry_sdk::error::OTelSdkError::Timeout(timeout) => ExportError::Timeout {
-                    timeout,
-                    pending: pipeline.counters().snapshot().queued,
-                },
-                other => ExportError::Failed(other.to_string()),
-            });
+            outcome = Err(ExportError::from_sdk(
+                error,
+                pipeline.counters().snapshot().queued,
+            ));
         }
     }
     outcome

@@ -211,7 +211,7 @@ impl Pipeline {
 
     /// Asks the export thread to export everything and stop by `deadline`. New spans are
     /// dropped (and counted) from now on. `None` if shutdown was already requested.
-    pub(crate) fn begin_shutdown(&self, deadline: Instant) -> Option<PendingShutdown> {
+    fn begin_shutdown(&self, deadline: Instant) -> Option<PendingShutdown> {
         if self.closed.swap(true, Relaxed) {
             return None;
         }
@@ -233,6 +233,25 @@ impl Pipeline {
     }
 }
 
+/// Shuts every pipeline down at the same time, against one deadline `timeout` from now: each
+/// exports what it holds and stops. The first failure is returned; a pipeline still exporting
+/// at the deadline is a `Timeout(timeout)`, and what it still held counts as dropped.
+pub(crate) fn shutdown_all(pipelines: &[Arc<Pipeline>], timeout: Duration) -> OTelSdkResult {
+    let deadline = Instant::now() + timeout;
+    let pending: Vec<_> = pipelines
+        .iter()
+        .filter_map(|pipeline| pipeline.begin_shutdown(deadline))
+        .collect();
+    pending
+        .into_iter()
+        .map(PendingShutdown::wait)
+        .fold(Ok(()), OTelSdkResult::and)
+        .map_err(|error| match error {
+            OTelSdkError::Timeout(_) => OTelSdkError::Timeout(timeout),
+            other => other,
+        })
+}
+
 /// A shutdown under way; see [`Pipeline::begin_shutdown`].
 pub(crate) struct PendingShutdown {
     result: mpsc::Receiver<OTelSdkResult>,
@@ -243,7 +262,7 @@ pub(crate) struct PendingShutdown {
 impl PendingShutdown {
     /// Waits until the export thread is done or the deadline passes; then, whatever is still
     /// queued counts as dropped.
-    pub(crate) fn wait(self) -> OTelSdkResult {
+    fn wait(self) -> OTelSdkResult {
         let timeout = self.deadline.saturating_duration_since(Instant::now());
         self.result.recv_timeout(timeout).unwrap_or_else(|_| {
             self.counters.abandoned.store(true, Relaxed);
@@ -291,16 +310,7 @@ impl SpanProcessor for SpanRouter {
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        let deadline = Instant::now() + timeout;
-        let pending: Vec<_> = self
-            .pipelines
-            .iter()
-            .filter_map(|pipeline| pipeline.begin_shutdown(deadline))
-            .collect();
-        pending
-            .into_iter()
-            .map(PendingShutdown::wait)
-            .fold(Ok(()), OTelSdkResult::and)
+        shutdown_all(&self.pipelines, timeout)
     }
 }
 
