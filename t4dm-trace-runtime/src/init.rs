@@ -6,10 +6,11 @@
 use crate::config::{SamplerConfig, TracingConfig};
 use crate::error::{ExportError, InitError};
 use crate::exporter::ConsoleExporter;
-use crate::pipeline::{Pipeline, SpanRouter};
+use crate::pipeline::{Pipeline, SharedRouter, SpanRouter};
+use crate::recorder::Recorder;
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider, SpanExporter};
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanExporter};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -24,7 +25,7 @@ static INIT: Mutex<()> = Mutex::new(());
 const SCOPE_NAME: &str = "t4dm-trace";
 
 pub(crate) struct TracingRuntime {
-    tracer: Option<SdkTracer>,
+    recorder: Option<Recorder>,
     provider: Option<SdkTracerProvider>,
     pipelines: Vec<Arc<Pipeline>>,
     shutdown_timeout: Duration,
@@ -41,10 +42,20 @@ pub(crate) fn is_enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
 
-/// The tracer, once tracing has been initialised with a provider.
+/// What records `#[traced]` spans, once tracing has been initialised.
 #[inline]
-pub(crate) fn tracer() -> Option<&'static SdkTracer> {
-    RUNTIME.get()?.tracer.as_ref()
+pub(crate) fn recorder() -> Option<&'static Recorder> {
+    RUNTIME.get()?.recorder.as_ref()
+}
+
+/// The instrumentation scope of every span t4dm-trace starts.
+pub(crate) fn scope() -> &'static InstrumentationScope {
+    static SCOPE: OnceLock<InstrumentationScope> = OnceLock::new();
+    SCOPE.get_or_init(|| {
+        InstrumentationScope::builder(SCOPE_NAME)
+            .with_version(env!("CARGO_PKG_VERSION"))
+            .build()
+    })
 }
 
 /// Starts tracing as `config` says, and returns a guard that shuts it down when dropped.
@@ -127,6 +138,9 @@ pub fn shutdown_tracing() -> Result<(), ExportError> {
         return Ok(());
     }
     ENABLED.store(false, Ordering::Release);
+    if let Some(recorder) = &runtime.recorder {
+        recorder.close();
+    }
     // Every pipeline exports its last spans at the same time, against one deadline.
     let outcome = crate::pipeline::shutdown_all(&runtime.pipelines, runtime.shutdown_timeout);
     if let Some(provider) = &runtime.provider {
@@ -155,6 +169,9 @@ pub fn flush_tracing() -> Result<(), ExportError> {
     let Some(runtime) = RUNTIME.get() else {
         return Ok(());
     };
+    if let Some(recorder) = &runtime.recorder {
+        recorder.collect_thread_buffers();
+    }
     let mut outcome = Ok(());
     for pipeline in &runtime.pipelines {
         if let Err(error) = pipeline.force_flush()
@@ -255,6 +272,8 @@ pub fn tracing_stats() -> TracingStats {
     let Some(runtime) = RUNTIME.get() else {
         return TracingStats::default();
     };
+    // Ended spans still in their threads' buffers are on their way to every pipeline.
+    let buffered = crate::handoff::buffered();
     TracingStats {
         exporters: runtime
             .pipelines
@@ -263,11 +282,11 @@ pub fn tracing_stats() -> TracingStats {
                 let snapshot = pipeline.counters().snapshot();
                 ExporterStats {
                     exporter: pipeline.name(),
-                    spans_created: snapshot.created,
+                    spans_created: snapshot.created + buffered,
                     spans_exported: snapshot.exported,
                     spans_failed: snapshot.failed,
                     spans_dropped: snapshot.dropped,
-                    spans_queued: snapshot.queued,
+                    spans_queued: snapshot.queued + buffered,
                     export_failures: snapshot.export_failures,
                 }
             })
@@ -297,19 +316,17 @@ fn build_runtime(config: &TracingConfig) -> Result<TracingRuntime, InitError> {
             pipelines.push(spawn(config.batch, &resource)?);
         }
     }
-    let router = SpanRouter {
-        baggage: crate::propagation::baggage_attributes(&config.propagation),
-        pipelines: pipelines.clone(),
-        #[cfg(feature = "testing")]
-        capture: crate::testing::CaptureProcessor::default(),
-    };
+    let router = Arc::new(SpanRouter::new(
+        crate::propagation::baggage_attributes(&config.propagation),
+        pipelines.clone(),
+    ));
     let provider = SdkTracerProvider::builder()
         .with_resource(resource)
         .with_sampler(sampler(config.sampler))
-        .with_span_processor(router)
+        .with_span_processor(SharedRouter(Arc::clone(&router)))
         .build();
     Ok(TracingRuntime {
-        tracer: Some(scoped_tracer(&provider)),
+        recorder: Some(Recorder::new(router, sampler(config.sampler))),
         provider: Some(provider),
         pipelines,
         shutdown_timeout: config.shutdown_timeout,
@@ -322,18 +339,11 @@ fn build_runtime(config: &TracingConfig) -> Result<TracingRuntime, InitError> {
 fn disabled_runtime(config: &TracingConfig) -> TracingRuntime {
     #[cfg(feature = "testing")]
     {
-        let provider = crate::testing::capture_provider();
-        TracingRuntime {
-            tracer: Some(scoped_tracer(&provider)),
-            provider: Some(provider),
-            pipelines: Vec::new(),
-            shutdown_timeout: config.shutdown_timeout,
-            shut_down: AtomicBool::new(false),
-        }
+        capture_runtime(config.shutdown_timeout)
     }
     #[cfg(not(feature = "testing"))]
     TracingRuntime {
-        tracer: None,
+        recorder: None,
         provider: None,
         pipelines: Vec::new(),
         shutdown_timeout: config.shutdown_timeout,
@@ -350,29 +360,32 @@ pub(crate) fn install_capture_runtime() {
     if RUNTIME.get().is_some() {
         return;
     }
-    let provider = crate::testing::capture_provider();
-    opentelemetry::global::set_tracer_provider(provider.clone());
+    let runtime = capture_runtime(crate::config::SHUTDOWN_TIMEOUT_DEFAULT);
+    if let Some(provider) = &runtime.provider {
+        opentelemetry::global::set_tracer_provider(provider.clone());
+    }
     crate::propagation::install_propagators(&crate::propagation::PropagationSettings::default());
-    let runtime = TracingRuntime {
-        tracer: Some(scoped_tracer(&provider)),
-        provider: Some(provider),
-        pipelines: Vec::new(),
-        shutdown_timeout: crate::config::SHUTDOWN_TIMEOUT_DEFAULT,
-        shut_down: AtomicBool::new(false),
-    };
     crate::panic::install_hook();
     if RUNTIME.set(runtime).is_ok() {
         ENABLED.store(true, Ordering::Release);
     }
 }
 
-pub(crate) fn scoped_tracer(provider: &SdkTracerProvider) -> SdkTracer {
-    use opentelemetry::trace::TracerProvider as _;
-    provider.tracer_with_scope(
-        InstrumentationScope::builder(SCOPE_NAME)
-            .with_version(env!("CARGO_PKG_VERSION"))
-            .build(),
-    )
+/// A runtime that records every span and only feeds test captures.
+#[cfg(feature = "testing")]
+fn capture_runtime(shutdown_timeout: Duration) -> TracingRuntime {
+    let router = crate::testing::capture_router();
+    let provider = SdkTracerProvider::builder()
+        .with_sampler(Sampler::AlwaysOn)
+        .with_span_processor(SharedRouter(Arc::clone(&router)))
+        .build();
+    TracingRuntime {
+        recorder: Some(Recorder::new(router, Sampler::AlwaysOn)),
+        provider: Some(provider),
+        pipelines: Vec::new(),
+        shutdown_timeout,
+        shut_down: AtomicBool::new(false),
+    }
 }
 
 fn with_resource<E: SpanExporter>(mut exporter: E, resource: &Resource) -> E {

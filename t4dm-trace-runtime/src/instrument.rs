@@ -2,10 +2,9 @@
 
 use crate::error_info::ErrorInfo;
 use crate::init as state;
+use crate::recorder::{Attributes, END_NOW};
 use crate::value::SpanValue;
-use opentelemetry::trace::{
-    SpanBuilder, SpanContext, SpanId, SpanKind, SpanRef, TraceContextExt, Tracer as _,
-};
+use opentelemetry::trace::{SpanContext, SpanId, SpanKind, SpanRef, TraceContextExt};
 use opentelemetry::{Context, Key, KeyValue};
 use std::borrow::Cow;
 use std::fmt::{Debug, Display};
@@ -16,10 +15,10 @@ use std::task::Poll;
 /// Everything needed to start a span: built only when tracing is enabled.
 #[derive(Debug)]
 pub struct SpanStart {
-    name: Cow<'static, str>,
-    kind: SpanKind,
-    attributes: Vec<KeyValue>,
-    parent: Option<Context>,
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) kind: SpanKind,
+    pub(crate) attributes: Attributes,
+    pub(crate) parent: Option<Context>,
 }
 
 impl SpanStart {
@@ -29,12 +28,13 @@ impl SpanStart {
         SpanStart {
             name: name.into(),
             kind,
-            attributes: Vec::new(),
+            attributes: Attributes::new(),
             parent: None,
         }
     }
 
-    /// A span named `name` with room for `capacity` attributes, allocated once.
+    /// A span named `name` with room for `capacity` attributes: inline up to four, otherwise
+    /// allocated once.
     #[inline]
     pub fn with_capacity(
         name: impl Into<Cow<'static, str>>,
@@ -44,7 +44,7 @@ impl SpanStart {
         SpanStart {
             name: name.into(),
             kind,
-            attributes: Vec::with_capacity(capacity),
+            attributes: Attributes::with_capacity(capacity),
             parent: None,
         }
     }
@@ -92,22 +92,16 @@ impl SpanStart {
         self.kind = kind;
     }
 
-    /// Starts the span and returns the context carrying it, or `None` when tracing has no tracer.
-    pub(crate) fn start(self) -> Option<Context> {
-        let tracer = state::tracer()?;
-        let mut builder = SpanBuilder::from_name(self.name).with_kind(self.kind);
-        // Moved in even when empty: the SDK takes an empty vector as no attributes, and nothing
-        // is left here to drop.
-        builder.attributes = Some(self.attributes);
-        let start_in = |parent: &Context| {
-            let span = tracer.build_with_context(builder, parent);
-            parent.with_span(span)
-        };
+    /// Starts the span and returns the context carrying it, or `None` when tracing has no
+    /// recorder (not initialised) or the parent context suppresses telemetry.
+    #[inline]
+    pub(crate) fn start(mut self) -> Option<Context> {
+        let recorder = state::recorder()?;
         // The current context is read in place rather than cloned: one clone fewer per span.
-        Some(match &self.parent {
-            Some(parent) => start_in(parent),
-            None => Context::map_current(start_in),
-        })
+        match self.parent.take() {
+            Some(parent) => recorder.start(&mut self, &parent),
+            None => Context::map_current(|current| recorder.start(&mut self, current)),
+        }
     }
 }
 
@@ -172,6 +166,7 @@ pub(crate) struct ActiveSpan {
 }
 
 impl ActiveSpan {
+    #[inline]
     pub(crate) fn start(pending: PendingSpan) -> Option<ActiveSpan> {
         pending.0?.start().map(ActiveSpan::new)
     }
@@ -196,14 +191,14 @@ impl ActiveSpan {
     }
 
     pub(crate) fn end(self) {
-        self.into_context().span().end();
+        end_span(&self.into_context().span());
     }
 
     pub(crate) fn end_with_error(self, info: &ErrorInfo) {
         let cx = self.into_context();
         let span = cx.span();
         info.record_on(&span);
-        span.end();
+        end_span(&span);
     }
 
     /// Ends the span as failed by the panic unwinding through it.
@@ -215,7 +210,7 @@ impl ActiveSpan {
         let cx = self.into_context();
         let span = cx.span();
         span.set_attribute(KeyValue::new("t4dm.cancelled", true));
-        span.end();
+        end_span(&span);
     }
 }
 
@@ -224,7 +219,7 @@ impl ActiveSpan {
 pub fn run<R>(span: PendingSpan, body: impl FnOnce() -> R) -> R {
     match span.0 {
         None => body(),
-        Some(start) => run_traced(start, body, |_, span| span.end()),
+        Some(start) => run_traced(start, body, |_, span| end_span(span)),
     }
 }
 
@@ -245,11 +240,12 @@ pub fn run_result<T, E>(
             if let Err(error) = result {
                 describe(error).record_on(span);
             }
-            span.end();
+            end_span(span);
         }),
     }
 }
 
+#[inline]
 fn run_traced<R>(
     start: SpanStart,
     body: impl FnOnce() -> R,
@@ -268,6 +264,12 @@ fn run_traced<R>(
     with_current_span(span_id, |span| finish(&value, span));
     drop(attached);
     value
+}
+
+/// Ends a span t4dm-trace started, timed by the span clock (`SpanRef::end` would read the wall
+/// clock first).
+fn end_span(span: &SpanRef<'_>) {
+    span.end_with_timestamp(END_NOW);
 }
 
 /// Runs `f` on the current span if it is the one with `span_id`. It is, unless the body leaked
@@ -299,7 +301,7 @@ impl Drop for EndCurrentOnUnwind {
         if let Some(span_id) = self.0.take() {
             with_current_span(span_id, |span| {
                 ErrorInfo::panic().record_on(span);
-                span.end();
+                end_span(span);
             });
         }
     }
@@ -348,7 +350,7 @@ pub struct IgnoreOutput;
 
 impl<T> RecordOutput<T> for IgnoreOutput {
     fn finish(self, _output: &T, span: &SpanRef<'_>) {
-        span.end();
+        end_span(span);
     }
 }
 
@@ -361,7 +363,7 @@ impl<T, E, D: FnOnce(&E) -> ErrorInfo> RecordOutput<Result<T, E>> for RecordErr<
         if let Err(error) = output {
             (self.0)(error).record_on(span);
         }
-        span.end();
+        end_span(span);
     }
 }
 

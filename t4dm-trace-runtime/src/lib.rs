@@ -66,15 +66,18 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod clock;
 mod config;
 mod error;
 mod error_info;
 mod exporter;
+mod handoff;
 mod init;
 mod instrument;
 mod panic;
 mod pipeline;
 mod propagation;
+mod recorder;
 mod span;
 mod value;
 

@@ -14,10 +14,14 @@
 
 use crate::config::BatchSettings;
 use crate::error::InitError;
+use crate::recorder::{EndedSpan, Recorder};
 use opentelemetry::Context;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicBool, AtomicU64,
+    Ordering::{Relaxed, SeqCst},
+};
 use std::sync::{Arc, mpsc};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
@@ -83,7 +87,7 @@ enum Control {
 #[derive(Debug)]
 pub(crate) struct Pipeline {
     name: &'static str,
-    spans: mpsc::Sender<SpanData>,
+    spans: mpsc::Sender<Queued>,
     control: mpsc::Sender<Control>,
     worker: Thread,
     counters: Arc<PipelineCounters>,
@@ -171,30 +175,51 @@ impl Pipeline {
 }
 
 impl Pipeline {
-    pub(crate) fn on_end(&self, span: SpanData) {
-        if !span.span_context.is_sampled() {
-            return;
+    /// Queues a batch of recorded, sampled spans: as much of it as the queue's bound allows.
+    pub(crate) fn on_recorded(&self, mut batch: Vec<EndedSpan>) {
+        let room = self.room_for(batch.len() as u64);
+        if room < batch.len() {
+            batch.truncate(room);
         }
+        if !batch.is_empty() {
+            self.enqueue(batch.len() as u64, Queued::Recorded(batch));
+        }
+    }
+
+    /// Queues one span other code ended through the SDK.
+    pub(crate) fn on_sdk_span(&self, span: SpanData) {
+        if span.span_context.is_sampled() && self.room_for(1) == 1 {
+            self.enqueue(1, Queued::Sdk(Box::new(span)));
+        }
+    }
+
+    /// How many of `count` new spans the queue takes; the rest are counted as dropped.
+    fn room_for(&self, count: u64) -> usize {
         let counters = &*self.counters;
-        if self.closed.load(Relaxed) {
-            counters.dropped.fetch_add(1, Relaxed);
-            return;
-        }
-        let pending = counters
-            .accepted
-            .load(Relaxed)
-            .saturating_sub(counters.taken.load(Relaxed));
-        if pending >= self.max_queue_size {
-            counters.dropped.fetch_add(1, Relaxed);
+        let room = if self.closed.load(Relaxed) {
+            0
+        } else {
+            let pending = counters
+                .accepted
+                .load(Relaxed)
+                .saturating_sub(counters.taken.load(Relaxed));
+            self.max_queue_size.saturating_sub(pending).min(count)
+        };
+        if room < count {
+            counters.dropped.fetch_add(count - room, Relaxed);
             self.wake();
+        }
+        usize::try_from(room).unwrap_or(usize::MAX)
+    }
+
+    fn enqueue(&self, count: u64, item: Queued) {
+        let counters = &*self.counters;
+        if self.spans.send(item).is_err() {
+            counters.dropped.fetch_add(count, Relaxed);
             return;
         }
-        if self.spans.send(span).is_err() {
-            counters.dropped.fetch_add(1, Relaxed);
-            return;
-        }
-        counters.accepted.fetch_add(1, Relaxed);
-        if pending + 1 >= self.max_export_batch_size {
+        let accepted = counters.accepted.fetch_add(count, Relaxed) + count;
+        if accepted.saturating_sub(counters.taken.load(Relaxed)) >= self.max_export_batch_size {
             self.wake();
         }
     }
@@ -226,7 +251,7 @@ impl Pipeline {
 
     /// Wakes the export thread, at most once until it next goes to sleep: the only system
     /// call the caller's thread can make, once per batch.
-    fn wake(&self) {
+    pub(crate) fn wake(&self) {
         if !self.wake_requested.load(Relaxed) && !self.wake_requested.swap(true, Relaxed) {
             self.worker.unpark();
         }
@@ -271,46 +296,150 @@ impl PendingShutdown {
     }
 }
 
-/// The one span processor the tracer provider owns. One, because the SDK clones every ended
-/// span for each registered processor: this one hands the span itself to the last pipeline and
-/// clones only for the others (and for a test capture, only while one is running).
+/// What a pipeline's queue carries: a batch of spans t4dm-trace recorded (converted to
+/// `SpanData` on the export thread), or one SDK span from other code using the tracer provider.
+/// Both are a pointer and a length or less, so the queue's slots stay small.
+#[derive(Debug)]
+enum Queued {
+    Recorded(Vec<EndedSpan>),
+    Sdk(Box<SpanData>),
+}
+
+/// Where every finished span goes: to each pipeline (the last gets the span itself, the others
+/// a clone) and, while one runs, to a test capture. Spans t4dm-trace records arrive through
+/// [`SpanRouter::on_record_start`] and [`SpanRouter::on_record_end`]; other code's SDK spans
+/// through the tracer provider's one processor, [`SharedRouter`] (one, because the SDK clones
+/// every ended span for each registered processor).
 #[derive(Debug)]
 pub(crate) struct SpanRouter {
     pub(crate) baggage: Option<crate::propagation::BaggageAttributes>,
     pub(crate) pipelines: Vec<Arc<Pipeline>>,
     #[cfg(feature = "testing")]
     pub(crate) capture: crate::testing::CaptureProcessor,
+    /// Set at shutdown, once the threads' buffers were collected for the last time: spans that
+    /// end later go straight to the (closed) pipelines, which count them as dropped.
+    closed: AtomicBool,
+    /// A thread's buffer is half full: the first pipeline's export thread collects them all.
+    collection_requested: AtomicBool,
 }
 
-impl SpanProcessor for SpanRouter {
-    fn on_start(&self, span: &mut Span, cx: &Context) {
+impl SpanRouter {
+    pub(crate) fn new(
+        baggage: Option<crate::propagation::BaggageAttributes>,
+        pipelines: Vec<Arc<Pipeline>>,
+    ) -> Self {
+        SpanRouter {
+            baggage,
+            pipelines,
+            #[cfg(feature = "testing")]
+            capture: crate::testing::CaptureProcessor::default(),
+            closed: AtomicBool::new(false),
+            collection_requested: AtomicBool::new(false),
+        }
+    }
+
+    fn request_collection(&self) {
+        if !self.collection_requested.swap(true, SeqCst)
+            && let Some(first) = self.pipelines.first()
+        {
+            first.wake();
+        }
+    }
+
+    /// Collects the threads' buffers if a thread asked for it.
+    pub(crate) fn collect_if_requested(&self) {
+        if self.collection_requested() && self.collection_requested.swap(false, SeqCst) {
+            self.collect_thread_buffers();
+        }
+    }
+
+    pub(crate) fn collection_requested(&self) -> bool {
+        self.collection_requested.load(SeqCst)
+    }
+
+    /// Collects the threads' buffers one last time; see `closed`.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Relaxed);
+        self.collect_thread_buffers();
+    }
+
+    /// What the SDK's processors would do when a span starts: copy the configured baggage onto
+    /// it, and note which test capture it belongs to.
+    pub(crate) fn on_record_start(&self, span: &mut impl opentelemetry::trace::Span, cx: &Context) {
         if let Some(baggage) = &self.baggage {
             baggage.copy_onto(span, cx);
         }
         #[cfg(feature = "testing")]
-        self.capture.on_start(span, cx);
+        self.capture.track_start(span.span_context(), cx);
+    }
+
+    /// Takes a span t4dm-trace recorded as it ends.
+    #[inline]
+    pub(crate) fn on_record_end(&self, span: EndedSpan) {
+        #[cfg(feature = "testing")]
+        if self.capture.is_tracking() {
+            self.capture.observe_end(&span.clone().into_span_data());
+        }
+        if !span.span_context().is_sampled() || self.pipelines.is_empty() {
+            return;
+        }
+        if self.closed.load(Relaxed) {
+            self.deliver(vec![span]);
+        } else {
+            crate::handoff::hand_over(
+                span,
+                || self.request_collection(),
+                |batch| self.deliver(batch),
+            );
+        }
+    }
+
+    /// Sends a batch of recorded spans to every pipeline.
+    pub(crate) fn deliver(&self, batch: Vec<EndedSpan>) {
+        if let Some((last, others)) = self.pipelines.split_last() {
+            for pipeline in others {
+                pipeline.on_recorded(batch.clone());
+            }
+            last.on_recorded(batch);
+        }
+    }
+
+    /// Moves the spans waiting in every thread's buffer to the pipelines.
+    pub(crate) fn collect_thread_buffers(&self) {
+        crate::handoff::collect(|batch| self.deliver(batch));
+    }
+}
+
+/// The tracer provider's one span processor, for spans other code starts through it.
+#[derive(Debug)]
+pub(crate) struct SharedRouter(pub(crate) Arc<SpanRouter>);
+
+impl SpanProcessor for SharedRouter {
+    fn on_start(&self, span: &mut Span, cx: &Context) {
+        self.0.on_record_start(span, cx);
     }
 
     fn on_end(&self, span: SpanData) {
         #[cfg(feature = "testing")]
-        self.capture.observe_end(&span);
-        if let Some((last, others)) = self.pipelines.split_last() {
+        self.0.capture.observe_end(&span);
+        if let Some((last, others)) = self.0.pipelines.split_last() {
             for pipeline in others {
-                pipeline.on_end(span.clone());
+                pipeline.on_sdk_span(span.clone());
             }
-            last.on_end(span);
+            last.on_sdk_span(span);
         }
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        self.pipelines
+        self.0
+            .pipelines
             .iter()
             .map(|pipeline| pipeline.force_flush())
             .fold(Ok(()), OTelSdkResult::and)
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        shutdown_all(&self.pipelines, timeout)
+        shutdown_all(&self.0.pipelines, timeout)
     }
 }
 
@@ -319,7 +448,7 @@ struct Worker<E> {
     name: &'static str,
     exporter: E,
     runtime: tokio::runtime::Runtime,
-    spans: mpsc::Receiver<SpanData>,
+    spans: mpsc::Receiver<Queued>,
     control: mpsc::Receiver<Control>,
     counters: Arc<PipelineCounters>,
     wake_requested: Arc<AtomicBool>,
@@ -334,6 +463,9 @@ impl<E: SpanExporter> Worker<E> {
         let _suppressed = Context::enter_telemetry_suppressed_scope();
         let mut next_export = Instant::now() + self.settings.scheduled_delay;
         loop {
+            if let Some(recorder) = crate::init::recorder() {
+                recorder.collect_if_requested();
+            }
             self.take_queued(Instant::now() + self.settings.export_timeout);
             match self.control.try_recv() {
                 Ok(Control::Flush(done)) => {
@@ -359,6 +491,11 @@ impl<E: SpanExporter> Worker<E> {
             }
             let now = Instant::now();
             if now >= next_export {
+                // Spans waiting in threads' buffers are exported on the same schedule.
+                if let Some(recorder) = crate::init::recorder() {
+                    recorder.collect_thread_buffers();
+                    self.take_queued(now + self.settings.export_timeout);
+                }
                 if !self.batch.is_empty() {
                     let _ = self.export_batch(now + self.settings.export_timeout);
                 }
@@ -366,7 +503,9 @@ impl<E: SpanExporter> Worker<E> {
             }
             self.warn_about_drops();
             self.wake_requested.store(false, Relaxed);
-            if self.queue_is_empty() {
+            let collection_requested =
+                crate::init::recorder().is_some_and(Recorder::collection_requested);
+            if self.queue_is_empty() && !collection_requested {
                 std::thread::park_timeout(next_export.saturating_duration_since(Instant::now()));
             }
         }
@@ -379,16 +518,28 @@ impl<E: SpanExporter> Worker<E> {
     /// Moves queued spans into the batch, exporting each batch that fills.
     fn take_queued(&mut self, deadline: Instant) {
         let mut taken = 0;
-        while let Ok(span) = self.spans.try_recv() {
-            self.batch.push(span);
-            taken += 1;
-            if self.batch.len() >= self.settings.max_export_batch_size {
-                self.counters.taken.fetch_add(taken, Relaxed);
-                taken = 0;
-                let _ = self.export_batch(deadline);
+        while let Ok(queued) = self.spans.try_recv() {
+            match queued {
+                Queued::Recorded(spans) => {
+                    for span in spans {
+                        self.take(span.into_span_data(), &mut taken, deadline);
+                    }
+                }
+                Queued::Sdk(span) => self.take(*span, &mut taken, deadline),
             }
         }
         self.counters.taken.fetch_add(taken, Relaxed);
+    }
+
+    /// Adds a span to the batch, exporting the batch when it is full.
+    fn take(&mut self, span: SpanData, taken: &mut u64, deadline: Instant) {
+        self.batch.push(span);
+        *taken += 1;
+        if self.batch.len() >= self.settings.max_export_batch_size {
+            self.counters.taken.fetch_add(*taken, Relaxed);
+            *taken = 0;
+            let _ = self.export_batch(deadline);
+        }
     }
 
     fn export_everything(&mut self, deadline: Instant) -> OTelSdkResult {

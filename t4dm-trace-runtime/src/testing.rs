@@ -5,9 +5,10 @@
 //! tests run in parallel: each one sees only the spans started while its closure or future was
 //! running on its task, however many other tests are tracing at the same time.
 
-use opentelemetry::trace::{Span as _, SpanId, TraceId};
+use crate::pipeline::SpanRouter;
+use opentelemetry::trace::{SpanContext, SpanId, TraceId};
 use opentelemetry::{Context, context::FutureExt as _};
-use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, Span, SpanData, SpanProcessor};
+use opentelemetry_sdk::trace::SpanData;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -101,9 +102,42 @@ pub(crate) struct CaptureProcessor {
 }
 
 impl CaptureProcessor {
+    /// Whether any span is waiting to be captured: the one load a span's end pays otherwise.
+    pub(crate) fn is_tracking(&self) -> bool {
+        self.tracked.load(Ordering::SeqCst) != 0
+    }
+
+    /// Notes the capture a starting span belongs to: the one whose context it starts in.
+    pub(crate) fn track_start(&self, span_context: &SpanContext, cx: &Context) {
+        if RUNNING_CAPTURES.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        // An explicit parent (`parent = ..`) is not the capture's context; the current one is.
+        let sink = cx
+            .get::<CaptureMarker>()
+            .map(|marker| Arc::clone(&marker.0))
+            .or_else(|| {
+                Context::map_current(|current| {
+                    current
+                        .get::<CaptureMarker>()
+                        .map(|marker| Arc::clone(&marker.0))
+                })
+            });
+        if let Some(sink) = sink {
+            let previous = self
+                .started
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert((span_context.trace_id(), span_context.span_id()), sink);
+            if previous.is_none() {
+                self.tracked.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+
     /// Keeps a copy of an ending span for the capture it started under, if any.
     pub(crate) fn observe_end(&self, span: &SpanData) {
-        if self.tracked.load(Ordering::SeqCst) == 0 {
+        if !self.is_tracking() {
             return;
         }
         let key = (span.span_context.trace_id(), span.span_context.span_id());
@@ -122,55 +156,8 @@ impl CaptureProcessor {
     }
 }
 
-impl SpanProcessor for CaptureProcessor {
-    fn on_start(&self, span: &mut Span, cx: &Context) {
-        if RUNNING_CAPTURES.load(Ordering::SeqCst) == 0 {
-            return;
-        }
-        // An explicit parent (`parent = ..`) is not the capture's context; the current one is.
-        let sink = cx
-            .get::<CaptureMarker>()
-            .map(|marker| Arc::clone(&marker.0))
-            .or_else(|| {
-                Context::map_current(|current| {
-                    current
-                        .get::<CaptureMarker>()
-                        .map(|marker| Arc::clone(&marker.0))
-                })
-            });
-        if let Some(sink) = sink {
-            let context = span.span_context();
-            let previous = self
-                .started
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert((context.trace_id(), context.span_id()), sink);
-            if previous.is_none() {
-                self.tracked.fetch_add(1, Ordering::SeqCst);
-            }
-        }
-    }
-
-    fn on_end(&self, span: SpanData) {
-        self.observe_end(&span);
-    }
-
-    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
-        Ok(())
-    }
-
-    fn shutdown_with_timeout(
-        &self,
-        _timeout: std::time::Duration,
-    ) -> opentelemetry_sdk::error::OTelSdkResult {
-        Ok(())
-    }
-}
-
-/// A provider that records every span and only feeds captures.
-pub(crate) fn capture_provider() -> SdkTracerProvider {
-    SdkTracerProvider::builder()
-        .with_sampler(Sampler::AlwaysOn)
-        .with_span_processor(CaptureProcessor::default())
-        .build()
+/// A router that only feeds captures, for a process where `init_tracing` did not run (or
+/// disabled tracing).
+pub(crate) fn capture_router() -> Arc<SpanRouter> {
+    Arc::new(SpanRouter::new(None, Vec::new()))
 }

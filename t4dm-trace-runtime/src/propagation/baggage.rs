@@ -11,9 +11,8 @@ use opentelemetry::baggage::{Baggage, BaggageExt};
 use opentelemetry::propagation::{
     Extractor, Injector, TextMapPropagator, text_map_propagator::FieldIter,
 };
-use opentelemetry::trace::Span as _;
+use opentelemetry::trace::Span;
 use opentelemetry::{Context, ContextGuard, Key, KeyValue, StringValue};
-use opentelemetry_sdk::trace::Span;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -308,7 +307,7 @@ impl BaggageAttributes {
 
 impl BaggageAttributes {
     /// Copies the chosen entries of the starting span's parent context onto it.
-    pub(crate) fn copy_onto(&self, span: &mut Span, cx: &Context) {
+    pub(crate) fn copy_onto(&self, span: &mut impl Span, cx: &Context) {
         let baggage = cx.baggage();
         if baggage.is_empty() {
             return;

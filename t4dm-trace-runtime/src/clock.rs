@@ -1,0 +1,123 @@
+//! Span timestamps: the CPU's timestamp counter on the caller's thread, wall-clock time on the
+//! export thread.
+//!
+//! Reading the wall clock (`SystemTime::now`, a `clock_gettime` call) twice per span was about
+//! an eighth of a span's cost. The counter is read instead (`quanta`, which calibrates it against
+//! the monotonic clock once and falls back to that clock where the counter is unreliable), and a
+//! reading becomes wall-clock time only when the span is exported: start = the wall clock at an
+//! anchor plus the counter's distance from that anchor, end = start plus the counter's distance
+//! between start and end. Durations are therefore exact to the counter, and the anchor is taken
+//! again every second so that wall-clock adjustments (NTP) reach the timestamps promptly.
+
+use std::sync::{Mutex, OnceLock, PoisonError};
+use std::time::{Duration, SystemTime};
+
+/// How long an anchor is used before a new one is taken.
+const ANCHOR_LIFETIME: Duration = Duration::from_secs(1);
+
+/// The process's span clock.
+pub(crate) struct Timeline {
+    clock: quanta::Clock,
+    /// Read and renewed by the threads that convert spans (export threads, test captures); never
+    /// on a span's hot path.
+    anchor: Mutex<Anchor>,
+}
+
+#[derive(Clone, Copy)]
+struct Anchor {
+    wall: SystemTime,
+    raw: u64,
+}
+
+impl std::fmt::Debug for Timeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Timeline").finish_non_exhaustive()
+    }
+}
+
+static TIMELINE: OnceLock<Timeline> = OnceLock::new();
+
+/// The clock, calibrated on first use (`init_tracing` makes that first use, not a span).
+pub(crate) fn timeline() -> &'static Timeline {
+    TIMELINE.get_or_init(|| {
+        let clock = quanta::Clock::new();
+        let anchor = Anchor {
+            wall: SystemTime::now(),
+            raw: clock.raw(),
+        };
+        Timeline {
+            clock,
+            anchor: Mutex::new(anchor),
+        }
+    })
+}
+
+impl Timeline {
+    /// A raw reading of the counter: the only clock read on a span's hot path.
+    #[inline]
+    pub(crate) fn now(&self) -> u64 {
+        self.clock.raw()
+    }
+
+    /// The wall-clock time of a raw reading.
+    pub(crate) fn wall_time(&self, raw: u64) -> SystemTime {
+        let anchor = self.current_anchor();
+        if raw >= anchor.raw {
+            anchor.wall + self.elapsed(anchor.raw, raw)
+        } else {
+            anchor.wall - self.elapsed(raw, anchor.raw)
+        }
+    }
+
+    /// The time between two raw readings (zero if `end` is not after `start`).
+    pub(crate) fn elapsed(&self, start: u64, end: u64) -> Duration {
+        Duration::from_nanos(self.clock.delta_as_nanos(start, end))
+    }
+
+    fn current_anchor(&self) -> Anchor {
+        let mut anchor = self.anchor.lock().unwrap_or_else(PoisonError::into_inner);
+        let raw = self.clock.raw();
+        if self.elapsed(anchor.raw, raw) >= ANCHOR_LIFETIME {
+            *anchor = Anchor {
+                wall: SystemTime::now(),
+                raw,
+            };
+        }
+        *anchor
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reading_converts_to_the_wall_clock_time_it_was_taken() {
+        let timeline = timeline();
+        let before = SystemTime::now();
+        let raw = timeline.now();
+        let after = SystemTime::now();
+        let wall = timeline.wall_time(raw);
+        // The counter and the wall clock agree to well within a millisecond.
+        let slack = Duration::from_millis(1);
+        assert!(wall + slack >= before, "{wall:?} is before {before:?}");
+        assert!(wall <= after + slack, "{wall:?} is after {after:?}");
+    }
+
+    #[test]
+    fn elapsed_follows_the_monotonic_clock() {
+        let timeline = timeline();
+        let started = std::time::Instant::now();
+        let start = timeline.now();
+        std::thread::sleep(Duration::from_millis(20));
+        let end = timeline.now();
+        let measured = started.elapsed();
+        let elapsed = timeline.elapsed(start, end);
+        assert!(elapsed >= Duration::from_millis(20), "{elapsed:?}");
+        assert!(
+            elapsed <= measured + Duration::from_millis(1),
+            "{elapsed:?} > {measured:?}"
+        );
+        assert_eq!(timeline.elapsed(end, start), Duration::ZERO);
+    }
+}
