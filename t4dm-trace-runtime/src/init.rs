@@ -303,11 +303,18 @@ fn build_runtime(config: &TracingConfig) -> Result<TracingRuntime, InitError> {
         #[cfg(feature = "testing")]
         capture: crate::testing::CaptureProcessor::default(),
     };
-    let provider = SdkTracerProvider::builder()
+    let builder = SdkTracerProvider::builder()
         .with_resource(resource)
         .with_sampler(sampler(config.sampler))
-        .with_span_processor(router)
-        .build();
+        .with_span_processor(router);
+    #[cfg(feature = "xray")]
+    let builder = if config.xray_trace_ids() {
+        builder.with_id_generator(opentelemetry_aws::trace::XrayIdGenerator::default())
+    } else {
+        builder
+    };
+    crate::xray_ids::set_xray_trace_ids(config.xray_trace_ids());
+    let provider = builder.build();
     Ok(TracingRuntime {
         tracer: Some(scoped_tracer(&provider)),
         provider: Some(provider),
