@@ -52,6 +52,9 @@
 //! | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,..` resource attributes | none |
 //! | `OTEL_PROPAGATORS` | `tracecontext`, `baggage`, `xray` and/or `none`: what [`inject_context`] and [`extract_context`] use | `tracecontext,baggage` |
 //! | `T4DM_OTEL_BAGGAGE_ATTRIBUTES` | baggage keys copied onto span attributes, e.g. `user.id,session.id` | none |
+//! | `OTEL_TRACES_EXPORTER` | `otlp`, `zipkin`, `xray`, `console` and/or `none` | `otlp` |
+//! | `AWS_XRAY_DAEMON_ADDRESS` | the X-Ray daemon's UDP `host:port` (feature `xray`) | `127.0.0.1:2000` |
+//! | `T4DM_OTEL_XRAY_ANNOTATIONS` | span attributes written as X-Ray annotations, e.g. `tool.name` | none |
 //!
 //! The README lists every `OTEL_*` variable honoured.
 //!

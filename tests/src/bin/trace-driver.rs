@@ -12,6 +12,8 @@
 //!   `ok xray-deep TRACE_ID`
 //! - `xray-wide COUNT BYTES`: one span with COUNT attributes `wide.0`.. of BYTES bytes each;
 //!   answers `ok xray-wide TRACE_ID`
+//! - `global-span`: a span from OpenTelemetry's global tracer (as third-party instrumentation
+//!   starts them); answers `ok global-span TRACE_ID`
 //! - `flush`: `flush_tracing()`; answers `ok flush` or `error flush MESSAGE`
 //! - `stats`: one `stats EXPORTER created=.. exported=.. failed=.. dropped=.. queued=..` line
 //!   per exporter, then `ok stats`
@@ -217,6 +219,14 @@ fn serve_commands() {
                 "ok xray-wide {}",
                 xray_wide(count.parse().unwrap_or(0), bytes.parse().unwrap_or(0))
             ),
+            ["global-span"] => {
+                use t4dm_trace_runtime::opentelemetry::trace::{Span as _, Tracer as _};
+                let tracer = t4dm_trace_runtime::opentelemetry::global::tracer("third-party");
+                let mut span = tracer.start("third_party.call");
+                let trace_id = span.span_context().trace_id();
+                span.end();
+                format!("ok global-span {trace_id}")
+            }
             ["burst", name, count] => {
                 let count: u64 = count.parse().unwrap_or(0);
                 for index in 0..count {
