@@ -210,7 +210,7 @@ impl Drop for TracingGuard {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ExporterStats {
-    /// `otlp`, `console` or `zipkin`.
+    /// `otlp`, `console`, `zipkin`, `xray`, or the name given to a custom exporter.
     pub exporter: &'static str,
     /// Sampled spans that ended and were offered for export.
     pub spans_created: u64,

@@ -304,8 +304,8 @@ fn http_block(attributes: &mut Attributes<'_>, document: &mut Map<String, Json>)
     }
     if let Some(url) = attributes.take_text(&["url.full", "http.url"]) {
         request.insert("url".into(), json!(url));
-    } else if let Some(path) = attributes.peek("url.path") {
-        request.insert("url".into(), json!(path.as_str()));
+    } else if let Some(path) = attributes.take_text(&["url.path"]) {
+        request.insert("url".into(), json!(path));
     }
     if let Some(ip) = attributes.take_text(&["client.address", "http.client_ip"]) {
         request.insert("client_ip".into(), json!(ip));
@@ -605,7 +605,10 @@ fn segment_name(name: &str) -> String {
     let cleaned: String = name
         .chars()
         .map(|c| {
-            if c.is_alphanumeric() || c.is_whitespace() || "_.:/%&#=+-@".contains(c) {
+            if c.is_alphanumeric()
+                || (c.is_whitespace() && !c.is_control())
+                || "_.:/%&#=+-@".contains(c)
+            {
                 c
             } else {
                 '_'
@@ -681,6 +684,129 @@ mod tests {
         assert_eq!(segment_name(""), "unnamed");
         assert_eq!(segment_name(&"x".repeat(300)).len(), 200);
         assert_eq!(annotation_key("tool.name"), "tool_name");
+    }
+
+    fn span(kind: SpanKind, parent: u64, attributes: Vec<KeyValue>) -> SpanData {
+        use opentelemetry::InstrumentationScope;
+        use opentelemetry::trace::{SpanContext, TraceFlags, TraceId, TraceState};
+        let start = SystemTime::now();
+        SpanData {
+            span_context: SpanContext::new(
+                TraceId::from(0x5759_e988_bd86_2e3f_e1be_46a9_9427_2793),
+                SpanId::from(0x0102),
+                TraceFlags::SAMPLED,
+                false,
+                TraceState::default(),
+            ),
+            parent_span_id: SpanId::from(parent),
+            parent_span_is_remote: false,
+            span_kind: kind,
+            name: "call".into(),
+            start_time: start,
+            end_time: start,
+            attributes,
+            dropped_attributes_count: 0,
+            events: opentelemetry_sdk::trace::SpanEvents::default(),
+            links: opentelemetry_sdk::trace::SpanLinks::default(),
+            status: Status::Unset,
+            instrumentation_scope: InstrumentationScope::builder("test").build(),
+        }
+    }
+
+    fn document(span: &SpanData) -> Json {
+        let encoder = Encoder {
+            service_name: "svc",
+            service_version: None,
+            annotations: &[],
+        };
+        Json::Object(encoder.document(span))
+    }
+
+    #[test]
+    fn http_status_codes_set_fault_error_and_throttle() {
+        for (code, fault, error, throttle) in [
+            (200, false, false, false),
+            (404, false, true, false),
+            (429, false, true, true),
+            (503, true, false, false),
+        ] {
+            let span = span(
+                SpanKind::Client,
+                0x0a,
+                vec![KeyValue::new("http.response.status_code", code)],
+            );
+            let document = document(&span);
+            let flag = |name: &str| document.get(name) == Some(&json!(true));
+            assert_eq!(
+                (flag("fault"), flag("error"), flag("throttle")),
+                (fault, error, throttle),
+                "{code}: {document}"
+            );
+            assert_eq!(document["http"]["response"]["status"], code);
+        }
+        let mut failed = span(SpanKind::Internal, 0x0a, Vec::new());
+        failed.status = Status::error("boom");
+        let document = document(&failed);
+        assert_eq!(document["fault"], true);
+        assert_eq!(document["cause"]["exceptions"][0]["message"], "boom");
+    }
+
+    #[test]
+    fn segments_and_subsegments_by_kind_and_parent() {
+        let root = document(&span(SpanKind::Internal, 0, Vec::new()));
+        assert_eq!(root["name"], "svc");
+        assert!(root.get("type").is_none() && root.get("parent_id").is_none());
+
+        let mut remote_child = span(SpanKind::Internal, 0x0a, Vec::new());
+        remote_child.parent_span_is_remote = true;
+        let remote_child = document(&remote_child);
+        assert!(remote_child.get("type").is_none(), "{remote_child}");
+        assert_eq!(remote_child["parent_id"], "000000000000000a");
+
+        let client = document(&span(SpanKind::Client, 0x0a, Vec::new()));
+        assert_eq!(
+            (&client["type"], &client["namespace"], &client["name"]),
+            (&json!("subsegment"), &json!("remote"), &json!("call"))
+        );
+        let aws = document(&span(
+            SpanKind::Client,
+            0x0a,
+            vec![KeyValue::new("rpc.system", "aws-api")],
+        ));
+        assert_eq!(aws["namespace"], "aws");
+        assert_eq!(aws["metadata"]["default"]["rpc.system"], "aws-api");
+        let producer = document(&span(SpanKind::Producer, 0x0a, Vec::new()));
+        assert_eq!(producer["namespace"], "remote");
+        let consumer = document(&span(SpanKind::Consumer, 0x0a, Vec::new()));
+        assert!(consumer.get("type").is_none(), "a consumer is a segment");
+    }
+
+    #[test]
+    fn older_semantic_convention_names_fill_the_same_blocks() {
+        let document = document(&span(
+            SpanKind::Client,
+            0x0a,
+            vec![
+                KeyValue::new("http.method", "POST"),
+                KeyValue::new("http.url", "http://api.local/x"),
+                KeyValue::new("http.status_code", "201"),
+                KeyValue::new("db.system", "redis"),
+                KeyValue::new("db.statement", "GET key"),
+                KeyValue::new("db.user", "app"),
+            ],
+        ));
+        assert_eq!(
+            document["http"],
+            json!({
+                "request": { "method": "POST", "url": "http://api.local/x" },
+                "response": { "status": 201 },
+            })
+        );
+        assert_eq!(
+            document["sql"],
+            json!({ "database_type": "redis", "sanitized_query": "GET key", "user": "app" })
+        );
+        assert!(document.get("metadata").is_none(), "{document}");
     }
 
     #[test]
