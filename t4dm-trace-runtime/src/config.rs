@@ -40,8 +40,8 @@ pub const OTEL_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
 pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
 /// Standard: `key=value,key2=value2` resource attributes, percent-decoded.
 pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
-/// Standard: which exporters to use, a comma-separated list of `otlp`, `zipkin`, `console`
-/// and `none`.
+/// Standard: which exporters to use, a comma-separated list of `otlp`, `zipkin`, `xray`,
+/// `console` and `none`.
 pub const OTEL_TRACES_EXPORTER: &str = "OTEL_TRACES_EXPORTER";
 /// Standard: the OTLP endpoint for every signal; `/v1/traces` is appended for HTTP.
 pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
@@ -76,6 +76,15 @@ pub const OTEL_EXPORTER_ZIPKIN_ENDPOINT: &str = "OTEL_EXPORTER_ZIPKIN_ENDPOINT";
 pub const OTEL_EXPORTER_ZIPKIN_ENDPOINT_DEFAULT: &str = "http://localhost:9411/api/v2/spans";
 /// Standard: the Zipkin export timeout in milliseconds.
 pub const OTEL_EXPORTER_ZIPKIN_TIMEOUT: &str = "OTEL_EXPORTER_ZIPKIN_TIMEOUT";
+/// AWS: where the X-Ray daemon listens for segment documents over UDP: `host:port`, or the
+/// daemon's two-address form `tcp:host:port udp:host:port` (the SDKs' and the daemon's variable).
+pub const AWS_XRAY_DAEMON_ADDRESS: &str = "AWS_XRAY_DAEMON_ADDRESS";
+/// The X-Ray daemon's default address.
+pub const AWS_XRAY_DAEMON_ADDRESS_DEFAULT: &str = "127.0.0.1:2000";
+/// Span attributes written as X-Ray annotations (indexed, searchable in the console), a
+/// comma-separated list of keys such as `tool.name,user.id`; every other attribute goes in the
+/// segment's metadata (default: none).
+pub const T4DM_OTEL_XRAY_ANNOTATIONS: &str = "T4DM_OTEL_XRAY_ANNOTATIONS";
 /// Standard: the sampler: `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`,
 /// `parentbased_always_off` or `parentbased_traceidratio` (case-insensitive here).
 pub const OTEL_TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
@@ -245,6 +254,27 @@ impl ZipkinSettings {
     }
 }
 
+/// Where X-Ray exports go, and which attributes become annotations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XraySettings {
+    pub(crate) daemon_address: String,
+    pub(crate) annotations: Vec<String>,
+}
+
+impl XraySettings {
+    /// The daemon's UDP address, `host:port`.
+    #[must_use]
+    pub fn daemon_address(&self) -> &str {
+        &self.daemon_address
+    }
+
+    /// The span attributes written as indexed annotations.
+    #[must_use]
+    pub fn annotations(&self) -> &[String] {
+        &self.annotations
+    }
+}
+
 /// An exporter given in code (`TracingConfigBuilder::with_span_exporter`), started at init.
 #[derive(Clone)]
 pub(crate) struct CustomExporter {
@@ -345,6 +375,7 @@ pub struct TracingConfig {
     pub(crate) console: bool,
     pub(crate) otlp: Option<OtlpSettings>,
     pub(crate) zipkin: Option<ZipkinSettings>,
+    pub(crate) xray: Option<XraySettings>,
     pub(crate) sampler: SamplerConfig,
     pub(crate) batch: BatchSettings,
     pub(crate) shutdown_timeout: Duration,
@@ -421,6 +452,18 @@ impl TracingConfig {
     #[must_use]
     pub fn zipkin(&self) -> Option<&ZipkinSettings> {
         self.zipkin.as_ref()
+    }
+
+    /// The X-Ray export, if on.
+    #[must_use]
+    pub fn xray(&self) -> Option<&XraySettings> {
+        self.xray.as_ref()
+    }
+
+    /// Whether new trace ids must be X-Ray trace ids (their first 32 bits the epoch seconds):
+    /// true when spans are exported to X-Ray, which refuses other trace ids.
+    pub(crate) fn xray_trace_ids(&self) -> bool {
+        self.xray.is_some()
     }
 
     /// The sampler.
@@ -645,6 +688,7 @@ fn unresolvable_defaults() -> TracingConfig {
         console: false,
         otlp: None,
         zipkin: None,
+        xray: None,
         sampler: SamplerConfig::ParentBasedAlwaysOn,
         batch: BatchSettings::default(),
         shutdown_timeout: SHUTDOWN_TIMEOUT_DEFAULT,
@@ -778,6 +822,7 @@ enum EndpointSource {
 enum ExporterName {
     Otlp,
     Zipkin,
+    Xray,
     Console,
     None,
 }
@@ -825,6 +870,7 @@ fn resolve_fields(
         console,
         otlp,
         zipkin,
+        xray,
     } = resolve_exporters(
         builder.endpoint,
         builder.console,
@@ -849,6 +895,7 @@ fn resolve_fields(
         console,
         otlp,
         zipkin,
+        xray,
         sampler,
         batch,
         shutdown_timeout: builder.shutdown_timeout.unwrap_or(SHUTDOWN_TIMEOUT_DEFAULT),
@@ -862,6 +909,7 @@ struct Exporters {
     console: bool,
     otlp: Option<OtlpSettings>,
     zipkin: Option<ZipkinSettings>,
+    xray: Option<XraySettings>,
 }
 
 /// Which exporters run: the builder's endpoint and console switch, then `T4DM_*`, then
@@ -932,11 +980,77 @@ fn resolve_exporters(
         None
     };
 
+    let xray = if listed(ExporterName::Xray) {
+        Some(resolve_xray(env)?)
+    } else {
+        None
+    };
+
     Ok(Exporters {
         console,
         otlp,
         zipkin,
+        xray,
     })
+}
+
+fn resolve_xray(env: &Env<'_>) -> Result<XraySettings, InitError> {
+    let daemon_address = match env.get(AWS_XRAY_DAEMON_ADDRESS) {
+        Some(text) => parse_daemon_address(&text).ok_or_else(|| {
+            InitError::invalid(
+                AWS_XRAY_DAEMON_ADDRESS,
+                text,
+                "`host:port` such as `127.0.0.1:2000`, or `tcp:host:port udp:host:port`",
+            )
+        })?,
+        None => AWS_XRAY_DAEMON_ADDRESS_DEFAULT.to_owned(),
+    };
+    let mut annotations: Vec<String> = Vec::new();
+    if let Some(text) = env.get(T4DM_OTEL_XRAY_ANNOTATIONS) {
+        for key in text.split(',').map(str::trim).filter(|key| !key.is_empty()) {
+            if key.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(InitError::invalid(
+                    T4DM_OTEL_XRAY_ANNOTATIONS,
+                    text,
+                    "a comma-separated list of attribute keys such as `tool.name,user.id`",
+                ));
+            }
+            if !annotations.iter().any(|existing| existing == key) {
+                annotations.push(key.to_owned());
+            }
+        }
+    }
+    Ok(XraySettings {
+        daemon_address,
+        annotations,
+    })
+}
+
+/// The UDP `host:port` of `AWS_XRAY_DAEMON_ADDRESS`: `host:port`, `udp:host:port`, or the pair
+/// `tcp:host:port udp:host:port` in either order.
+fn parse_daemon_address(text: &str) -> Option<String> {
+    let tokens: Vec<&str> = text.split_whitespace().collect();
+    let address = match tokens.as_slice() {
+        [single] if !single.starts_with("tcp:") => single.strip_prefix("udp:").unwrap_or(single),
+        [first, second] => {
+            let (tcp, udp) = if first.starts_with("tcp:") {
+                (first, second)
+            } else {
+                (second, first)
+            };
+            tcp.strip_prefix("tcp:")?;
+            udp.strip_prefix("udp:")?
+        }
+        _ => return None,
+    };
+    let (host, port) = address.rsplit_once(':')?;
+    let host_ok = !host.is_empty()
+        && (host.starts_with('[') && host.ends_with(']') && host.len() > 2
+            || host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'));
+    let port_ok = port.parse::<u16>().is_ok_and(|port| port > 0);
+    (host_ok && port_ok).then(|| address.to_owned())
 }
 
 fn resolve_otlp(
@@ -1063,12 +1177,13 @@ fn parse_exporters(text: &str) -> Result<Vec<ExporterName>, InitError> {
         .map(|name| match name.trim().to_ascii_lowercase().as_str() {
             "otlp" => Ok(ExporterName::Otlp),
             "zipkin" => Ok(ExporterName::Zipkin),
+            "xray" => Ok(ExporterName::Xray),
             "console" => Ok(ExporterName::Console),
             "none" => Ok(ExporterName::None),
             _ => Err(InitError::invalid(
                 OTEL_TRACES_EXPORTER,
                 text,
-                "a comma-separated list of `otlp`, `zipkin`, `console` and `none`",
+                "a comma-separated list of `otlp`, `zipkin`, `xray`, `console` and `none`",
             )),
         })
         .collect()

@@ -227,7 +227,7 @@ impl Drop for TracingGuard {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ExporterStats {
-    /// `otlp`, `console` or `zipkin`.
+    /// `otlp`, `console`, `zipkin`, `xray`, or the name given to a custom exporter.
     pub exporter: &'static str,
     /// Sampled spans that ended and were offered for export.
     pub spans_created: u64,
@@ -320,11 +320,18 @@ fn build_runtime(config: &TracingConfig) -> Result<TracingRuntime, InitError> {
         crate::propagation::baggage_attributes(&config.propagation),
         pipelines.clone(),
     ));
-    let provider = SdkTracerProvider::builder()
+    let builder = SdkTracerProvider::builder()
         .with_resource(resource)
         .with_sampler(sampler(config.sampler))
-        .with_span_processor(SharedRouter(Arc::clone(&router)))
-        .build();
+        .with_span_processor(SharedRouter(Arc::clone(&router)));
+    #[cfg(feature = "xray")]
+    let builder = if config.xray_trace_ids() {
+        builder.with_id_generator(opentelemetry_aws::trace::XrayIdGenerator::default())
+    } else {
+        builder
+    };
+    crate::xray_ids::set_xray_trace_ids(config.xray_trace_ids());
+    let provider = builder.build();
     Ok(TracingRuntime {
         recorder: Some(Recorder::new(router, sampler(config.sampler))),
         provider: Some(provider),

@@ -50,8 +50,11 @@
 //! | `T4DM_OTEL_PROTOCOL` | `grpc`, `http/protobuf` or `http/json` (else `OTEL_EXPORTER_OTLP_PROTOCOL`) | by port |
 //! | `T4DM_OTEL_SAMPLE_RATIO` | fraction of new traces kept, parent-based | `1` |
 //! | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,..` resource attributes | none |
-//! | `OTEL_PROPAGATORS` | `tracecontext`, `baggage` and/or `none`: what [`inject_context`] and [`extract_context`] use | `tracecontext,baggage` |
+//! | `OTEL_PROPAGATORS` | `tracecontext`, `baggage`, `xray` and/or `none`: what [`inject_context`] and [`extract_context`] use | `tracecontext,baggage` |
 //! | `T4DM_OTEL_BAGGAGE_ATTRIBUTES` | baggage keys copied onto span attributes, e.g. `user.id,session.id` | none |
+//! | `OTEL_TRACES_EXPORTER` | `otlp`, `zipkin`, `xray`, `console` and/or `none` | `otlp` |
+//! | `AWS_XRAY_DAEMON_ADDRESS` | the X-Ray daemon's UDP `host:port` (feature `xray`) | `127.0.0.1:2000` |
+//! | `T4DM_OTEL_XRAY_ANNOTATIONS` | span attributes written as X-Ray annotations, e.g. `tool.name` | none |
 //!
 //! The README lists every `OTEL_*` variable honoured.
 //!
@@ -59,6 +62,7 @@
 //!
 //! - `otlp` (default): OTLP export over gRPC and HTTP.
 //! - `zipkin`: Zipkin export.
+//! - `xray`: AWS X-Ray export to the X-Ray daemon, with X-Ray trace ids (`OTEL_TRACES_EXPORTER=xray`).
 //! - `testing`: `testing::capture`, the spans a closure finished, for tests.
 //! - `http` (default): [`inject_context`] and [`extract_context`] on `http::HeaderMap`.
 //! - `mcp`: [`inject_context`] and [`extract_context`] on MCP's `params._meta`
@@ -80,6 +84,7 @@ mod propagation;
 mod recorder;
 mod span;
 mod value;
+mod xray_ids;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -89,21 +94,22 @@ pub mod testing;
 pub mod __private;
 
 pub use config::{
-    BatchSettings, Compression, OTEL_BSP_EXPORT_TIMEOUT, OTEL_BSP_EXPORT_TIMEOUT_DEFAULT,
-    OTEL_BSP_MAX_EXPORT_BATCH_SIZE, OTEL_BSP_MAX_EXPORT_BATCH_SIZE_DEFAULT,
-    OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_MAX_QUEUE_SIZE_DEFAULT, OTEL_BSP_SCHEDULE_DELAY,
-    OTEL_BSP_SCHEDULE_DELAY_DEFAULT, OTEL_EXPORTER_OTLP_CERTIFICATE,
-    OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS,
-    OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_EXPORTER_OTLP_TIMEOUT_DEFAULT,
-    OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE, OTEL_EXPORTER_OTLP_TRACES_COMPRESSION,
-    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_HEADERS,
-    OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
-    OTEL_EXPORTER_ZIPKIN_ENDPOINT, OTEL_EXPORTER_ZIPKIN_ENDPOINT_DEFAULT,
-    OTEL_EXPORTER_ZIPKIN_TIMEOUT, OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED, OTEL_SERVICE_NAME,
-    OTEL_TRACES_EXPORTER, OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG, OtlpSettings, Protocol,
-    SHUTDOWN_TIMEOUT_DEFAULT, SamplerConfig, T4DM_OTEL_CONSOLE, T4DM_OTEL_ENABLED,
-    T4DM_OTEL_ENDPOINT, T4DM_OTEL_PROTOCOL, T4DM_OTEL_SAMPLE_RATIO, T4DM_OTEL_SERVICE_NAME,
-    T4DM_OTEL_SERVICE_NAME_DEFAULT, TracingConfig, TracingConfigBuilder, ZipkinSettings,
+    AWS_XRAY_DAEMON_ADDRESS, AWS_XRAY_DAEMON_ADDRESS_DEFAULT, BatchSettings, Compression,
+    OTEL_BSP_EXPORT_TIMEOUT, OTEL_BSP_EXPORT_TIMEOUT_DEFAULT, OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
+    OTEL_BSP_MAX_EXPORT_BATCH_SIZE_DEFAULT, OTEL_BSP_MAX_QUEUE_SIZE,
+    OTEL_BSP_MAX_QUEUE_SIZE_DEFAULT, OTEL_BSP_SCHEDULE_DELAY, OTEL_BSP_SCHEDULE_DELAY_DEFAULT,
+    OTEL_EXPORTER_OTLP_CERTIFICATE, OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_EXPORTER_OTLP_ENDPOINT,
+    OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_TIMEOUT,
+    OTEL_EXPORTER_OTLP_TIMEOUT_DEFAULT, OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE,
+    OTEL_EXPORTER_OTLP_TRACES_COMPRESSION, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+    OTEL_EXPORTER_OTLP_TRACES_HEADERS, OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
+    OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, OTEL_EXPORTER_ZIPKIN_ENDPOINT,
+    OTEL_EXPORTER_ZIPKIN_ENDPOINT_DEFAULT, OTEL_EXPORTER_ZIPKIN_TIMEOUT, OTEL_RESOURCE_ATTRIBUTES,
+    OTEL_SDK_DISABLED, OTEL_SERVICE_NAME, OTEL_TRACES_EXPORTER, OTEL_TRACES_SAMPLER,
+    OTEL_TRACES_SAMPLER_ARG, OtlpSettings, Protocol, SHUTDOWN_TIMEOUT_DEFAULT, SamplerConfig,
+    T4DM_OTEL_CONSOLE, T4DM_OTEL_ENABLED, T4DM_OTEL_ENDPOINT, T4DM_OTEL_PROTOCOL,
+    T4DM_OTEL_SAMPLE_RATIO, T4DM_OTEL_SERVICE_NAME, T4DM_OTEL_SERVICE_NAME_DEFAULT,
+    T4DM_OTEL_XRAY_ANNOTATIONS, TracingConfig, TracingConfigBuilder, XraySettings, ZipkinSettings,
 };
 pub use error::{ExportError, InitError};
 pub use exporter::ConsoleExporter;
@@ -115,10 +121,10 @@ pub use instrument::{EnteredSpan, ParentContext, TracedFuture};
 pub use propagation::{
     ExtractCarrier, InjectCarrier, OTEL_PROPAGATORS, OTEL_PROPAGATORS_DEFAULT, PropagationError,
     Propagator, T4DM_OTEL_BAGGAGE_ATTRIBUTES, TRACE_FLAG_RANDOM, TraceFutureExt,
-    W3cBaggagePropagator, W3cTraceContextPropagator, bind_current_trace, composite_propagator,
-    context_with_baggage, extract_context, get_baggage, get_trace_context, inject_context,
-    inject_context_from, set_baggage, spawn_blocking_in_current_trace, spawn_in_current_trace,
-    spawn_thread_in_current_trace, with_trace_state_entry,
+    W3cBaggagePropagator, W3cTraceContextPropagator, XrayPropagator, bind_current_trace,
+    composite_propagator, context_with_baggage, extract_context, get_baggage, get_trace_context,
+    inject_context, inject_context_from, set_baggage, spawn_blocking_in_current_trace,
+    spawn_in_current_trace, spawn_thread_in_current_trace, with_trace_state_entry,
 };
 pub use span::{
     TraceSpan, add_span_attribute, add_span_event, current_trace_id, record_error, set_span_error,

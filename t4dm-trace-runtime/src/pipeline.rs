@@ -36,6 +36,8 @@ pub(crate) struct PipelineCounters {
     exported: AtomicU64,
     failed: AtomicU64,
     dropped: AtomicU64,
+    /// Spans of successful exports that the exporter reported it could not deliver.
+    undelivered: AtomicU64,
     export_failures: AtomicU64,
     /// Set when shutdown gave up waiting: what is still queued counts as dropped.
     abandoned: AtomicBool,
@@ -57,8 +59,9 @@ impl PipelineCounters {
         let exported = self.exported.load(Relaxed);
         let failed = self.failed.load(Relaxed);
         let accepted = self.accepted.load(Relaxed);
-        let mut dropped = self.dropped.load(Relaxed);
-        let mut queued = accepted.saturating_sub(exported + failed);
+        let undelivered = self.undelivered.load(Relaxed);
+        let mut dropped = self.dropped.load(Relaxed) + undelivered;
+        let mut queued = accepted.saturating_sub(exported + failed + undelivered);
         if self.abandoned.load(Relaxed) {
             dropped += queued;
             queued = 0;
@@ -98,12 +101,46 @@ pub(crate) struct Pipeline {
     export_timeout: Duration,
 }
 
+/// How an exporter that sends span by span (X-Ray) reports the spans of a batch it could not
+/// deliver: the pipeline counts them as dropped rather than exported.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ExportDrops(Arc<AtomicU64>);
+
+impl ExportDrops {
+    /// Reports `count` spans of the batch being exported as not delivered.
+    #[cfg_attr(
+        not(feature = "xray"),
+        allow(dead_code, reason = "only the X-Ray exporter sends span by span")
+    )]
+    pub(crate) fn add(&self, count: u64) {
+        self.0.fetch_add(count, Relaxed);
+    }
+
+    fn take(&self) -> u64 {
+        self.0.swap(0, Relaxed)
+    }
+}
+
 impl Pipeline {
     /// Starts the export thread for `exporter`. `build` runs inside the thread's runtime, so
     /// exporters that need a tokio reactor at construction (tonic) get one.
     pub(crate) fn spawn<E, B>(
         name: &'static str,
         settings: BatchSettings,
+        build: B,
+    ) -> Result<Arc<Pipeline>, InitError>
+    where
+        E: SpanExporter + 'static,
+        B: FnOnce() -> Result<E, InitError>,
+    {
+        Pipeline::spawn_reporting_drops(name, settings, None, build)
+    }
+
+    /// As [`Pipeline::spawn`], for an exporter that reports undelivered spans through `drops`.
+    pub(crate) fn spawn_reporting_drops<E, B>(
+        name: &'static str,
+        settings: BatchSettings,
+        drops: Option<ExportDrops>,
         build: B,
     ) -> Result<Arc<Pipeline>, InitError>
     where
@@ -137,6 +174,7 @@ impl Pipeline {
             settings,
             batch: Vec::with_capacity(settings.max_export_batch_size),
             warned_drops: false,
+            drops,
         };
         let handle = std::thread::Builder::new()
             .name(format!("t4dm-trace-{name}"))
@@ -455,6 +493,7 @@ struct Worker<E> {
     settings: BatchSettings,
     batch: Vec<SpanData>,
     warned_drops: bool,
+    drops: Option<ExportDrops>,
 }
 
 impl<E: SpanExporter> Worker<E> {
@@ -566,11 +605,15 @@ impl<E: SpanExporter> Worker<E> {
             .runtime
             .block_on(async { tokio::time::timeout(timeout, exporter.export(batch)).await })
             .unwrap_or(Err(OTelSdkError::Timeout(timeout)));
+        let undelivered = self.drops.as_ref().map_or(0, ExportDrops::take).min(count);
         if self.counters.abandoned.load(Relaxed) {
             return result;
         }
         if result.is_ok() {
-            self.counters.exported.fetch_add(count, Relaxed);
+            self.counters
+                .exported
+                .fetch_add(count - undelivered, Relaxed);
+            self.counters.undelivered.fetch_add(undelivered, Relaxed);
         } else {
             self.counters.failed.fetch_add(count, Relaxed);
             self.counters.export_failures.fetch_add(1, Relaxed);

@@ -157,8 +157,11 @@ fn saturating_u32(count: usize) -> u32 {
 }
 
 /// A random, valid (non-zero) trace id from the calling thread's generator: no lock, no system
-/// call.
+/// call. With X-Ray export on, an X-Ray trace id (its first 32 bits are the epoch seconds).
 fn new_trace_id() -> TraceId {
+    if crate::xray_ids::xray_trace_ids() {
+        return crate::xray_ids::xray_trace_id(fastrand::u128(..));
+    }
     loop {
         let id = fastrand::u128(..);
         if id != 0 {

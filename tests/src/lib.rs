@@ -4,6 +4,7 @@
 
 pub mod driver;
 pub mod receiver;
+pub mod xray_daemon;
 
 use t4dm_trace_runtime::opentelemetry::trace::{SpanId, Status};
 use t4dm_trace_runtime::opentelemetry::{Key, Value};

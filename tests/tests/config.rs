@@ -364,7 +364,12 @@ fn every_unusable_value_is_an_error_naming_the_variable_and_the_value() {
         (
             "OTEL_TRACES_EXPORTER",
             "jaeger",
-            "`otlp`, `zipkin`, `console` and `none`",
+            "`otlp`, `zipkin`, `xray`, `console` and `none`",
+        ),
+        (
+            "OTEL_TRACES_EXPORTER",
+            "xray-daemon",
+            "`otlp`, `zipkin`, `xray`, `console` and `none`",
         ),
         ("OTEL_BSP_MAX_QUEUE_SIZE", "0", "a positive integer"),
         (

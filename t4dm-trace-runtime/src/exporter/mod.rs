@@ -3,6 +3,8 @@
 mod console;
 #[cfg(feature = "otlp")]
 mod otlp;
+#[cfg(feature = "xray")]
+pub(crate) mod xray;
 #[cfg(feature = "zipkin")]
 mod zipkin;
 
@@ -48,6 +50,20 @@ pub(crate) fn spawn_network_pipelines(
             .into(),
         });
     }
+    if let Some(settings) = &config.xray {
+        #[cfg(feature = "xray")]
+        pipelines.push(xray_pipeline(settings, config.batch, resource)?);
+        #[cfg(not(feature = "xray"))]
+        return Err(InitError::Exporter {
+            exporter: "xray",
+            source: format!(
+                "X-Ray export to the daemon at `{}` is configured, but t4dm-trace-runtime was \
+                 built without its `xray` feature",
+                settings.daemon_address()
+            )
+            .into(),
+        });
+    }
     // Without the network features, nothing above reads them.
     let _ = (resource, pipelines);
     Ok(())
@@ -65,6 +81,43 @@ fn zipkin_pipeline(
     Pipeline::spawn("zipkin", batch, move || {
         let client = http_client("zipkin", Some(settings.timeout), Vec::new())?;
         let mut exporter = zipkin::ZipkinExporter::new(client, settings.endpoint.clone());
+        exporter.set_resource(&resource);
+        Ok(exporter)
+    })
+}
+
+#[cfg(feature = "xray")]
+fn xray_pipeline(
+    settings: &crate::config::XraySettings,
+    batch: crate::config::BatchSettings,
+    resource: &Resource,
+) -> Result<Arc<Pipeline>, InitError> {
+    use opentelemetry_sdk::trace::SpanExporter as _;
+    use std::net::ToSocketAddrs as _;
+    let exporter_error = |source: Box<dyn std::error::Error + Send + Sync>| InitError::Exporter {
+        exporter: "xray",
+        source,
+    };
+    let daemon = settings
+        .daemon_address
+        .to_socket_addrs()
+        .map_err(|error| exporter_error(Box::new(error)))?
+        .next()
+        .ok_or_else(|| {
+            exporter_error(
+                format!(
+                    "the X-Ray daemon address `{}` resolves to no address",
+                    settings.daemon_address
+                )
+                .into(),
+            )
+        })?;
+    let annotations = settings.annotations.clone();
+    let resource = resource.clone();
+    let drops = crate::pipeline::ExportDrops::default();
+    Pipeline::spawn_reporting_drops("xray", batch, Some(drops.clone()), move || {
+        let mut exporter = xray::XrayExporter::new(daemon, annotations, drops)
+            .map_err(|error| exporter_error(Box::new(error)))?;
         exporter.set_resource(&resource);
         Ok(exporter)
     })

@@ -1,4 +1,4 @@
-//! Context propagation: W3C Trace Context and W3C Baggage across processes (HTTP headers, MCP
+//! Context propagation: W3C Trace Context, W3C Baggage and AWS X-Ray across processes (HTTP headers, MCP
 //! `params._meta`, any string map), tasks and threads.
 //!
 //! `init_tracing` installs the propagators `OTEL_PROPAGATORS` names (W3C Trace Context and W3C
@@ -11,6 +11,7 @@ mod error;
 mod settings;
 mod spawn;
 mod trace_context;
+mod xray;
 
 pub use baggage::{W3cBaggagePropagator, context_with_baggage, get_baggage, set_baggage};
 pub use carrier::{ExtractCarrier, InjectCarrier};
@@ -23,6 +24,7 @@ pub use spawn::{
     spawn_thread_in_current_trace,
 };
 pub use trace_context::{TRACE_FLAG_RANDOM, W3cTraceContextPropagator, with_trace_state_entry};
+pub use xray::XrayPropagator;
 
 pub(crate) use settings::{PropagationOverrides, PropagationSettings};
 
@@ -124,6 +126,7 @@ pub fn composite_propagator(propagators: &[Propagator]) -> TextMapCompositePropa
             match propagator {
                 Propagator::TraceContext => Box::new(W3cTraceContextPropagator::new()),
                 Propagator::Baggage => Box::new(W3cBaggagePropagator::new()),
+                Propagator::Xray => Box::new(XrayPropagator::new()),
             }
         })
         .collect();

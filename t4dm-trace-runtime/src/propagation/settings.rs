@@ -4,8 +4,8 @@
 use crate::config::{TracingConfig, TracingConfigBuilder};
 use crate::error::InitError;
 
-/// Standard: the propagators to install, a comma-separated list of `tracecontext`, `baggage`
-/// and `none` (default `tracecontext,baggage`). `xray` is not supported yet.
+/// Standard: the propagators to install, a comma-separated list of `tracecontext`, `baggage`,
+/// `xray` and `none` (default `tracecontext,baggage`).
 pub const OTEL_PROPAGATORS: &str = "OTEL_PROPAGATORS";
 /// The propagators installed when nothing says otherwise.
 pub const OTEL_PROPAGATORS_DEFAULT: &str = "tracecontext,baggage";
@@ -13,8 +13,8 @@ pub const OTEL_PROPAGATORS_DEFAULT: &str = "tracecontext,baggage";
 /// `user.id,session.id` (default: none).
 pub const T4DM_OTEL_BAGGAGE_ATTRIBUTES: &str = "T4DM_OTEL_BAGGAGE_ATTRIBUTES";
 
-const PROPAGATORS_EXPECTED: &str = "a comma-separated list of `tracecontext`, `baggage` and \
-     `none` (`xray` is not supported yet)";
+const PROPAGATORS_EXPECTED: &str =
+    "a comma-separated list of `tracecontext`, `baggage`, `xray` and `none`";
 
 /// A context propagation format, as named in `OTEL_PROPAGATORS`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -24,6 +24,8 @@ pub enum Propagator {
     TraceContext,
     /// W3C Baggage (`baggage`): `baggage`.
     Baggage,
+    /// AWS X-Ray (`X-Amzn-Trace-Id`): `xray`.
+    Xray,
 }
 
 impl Propagator {
@@ -33,6 +35,7 @@ impl Propagator {
         match self {
             Propagator::TraceContext => "tracecontext",
             Propagator::Baggage => "baggage",
+            Propagator::Xray => "xray",
         }
     }
 }
@@ -93,6 +96,7 @@ fn parse_propagators(text: &str) -> Result<Vec<Propagator>, InitError> {
         let propagator = match name.trim().to_ascii_lowercase().as_str() {
             "tracecontext" => Propagator::TraceContext,
             "baggage" => Propagator::Baggage,
+            "xray" => Propagator::Xray,
             "none" => continue,
             _ => {
                 return Err(InitError::invalid(
@@ -216,14 +220,26 @@ mod tests {
 
     #[test]
     fn otel_propagators_unknown_value_names_the_variable() {
-        let error =
-            config(&[(OTEL_PROPAGATORS, "tracecontext,xray")]).expect_err("xray is not supported");
+        let error = config(&[(OTEL_PROPAGATORS, "tracecontext,b3")]).expect_err("b3 is unknown");
         let message = error.to_string();
-        assert!(
-            message.starts_with("invalid `OTEL_PROPAGATORS` value `tracecontext,xray`: expected"),
-            "{message}"
+        assert_eq!(
+            message,
+            "invalid `OTEL_PROPAGATORS` value `tracecontext,b3`: expected a comma-separated list \
+             of `tracecontext`, `baggage`, `xray` and `none`"
         );
-        assert!(message.contains("`xray` is not supported yet"), "{message}");
+    }
+
+    #[test]
+    fn otel_propagators_xray_composes_with_the_w3c_ones() {
+        let config = config(&[(OTEL_PROPAGATORS, "tracecontext,baggage,XRay")]).expect("valid");
+        assert_eq!(
+            config.propagators(),
+            [
+                Propagator::TraceContext,
+                Propagator::Baggage,
+                Propagator::Xray
+            ]
+        );
     }
 
     #[test]

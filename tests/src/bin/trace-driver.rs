@@ -5,6 +5,15 @@
 //!
 //! - `tree`: records one representative trace; answers `ok tree TRACE_ID`
 //! - `burst NAME COUNT`: records COUNT root spans named NAME; answers `ok burst NAME`
+//! - `xray-chain`: a server span over an internal span over a failing database call (HTTP and
+//!   SQL attributes, an error with a source chain); answers `ok xray-chain TRACE_ID`
+//! - `xray-panic`: a root span whose function panics; answers `ok xray-panic TRACE_ID`
+//! - `xray-deep DEPTH BYTES`: DEPTH nested spans, each with a BYTES-long attribute; answers
+//!   `ok xray-deep TRACE_ID`
+//! - `xray-wide COUNT BYTES`: one span with COUNT attributes `wide.0`.. of BYTES bytes each;
+//!   answers `ok xray-wide TRACE_ID`
+//! - `global-span`: a span from OpenTelemetry's global tracer (as third-party instrumentation
+//!   starts them); answers `ok global-span TRACE_ID`
 //! - `flush`: `flush_tracing()`; answers `ok flush` or `error flush MESSAGE`
 //! - `stats`: one `stats EXPORTER created=.. exported=.. failed=.. dropped=.. queued=..` line
 //!   per exporter, then `ok stats`
@@ -19,8 +28,8 @@ use std::fmt::Write as _;
 use std::io::{BufRead, Write};
 use std::time::{Duration, Instant};
 use t4dm_trace_runtime::{
-    KeyValue, TracingConfig, add_span_event, current_trace_id, flush_tracing, init_tracing,
-    shutdown_tracing, trace_span, traced, tracing_stats,
+    KeyValue, TracingConfig, add_span_attribute, add_span_event, current_trace_id, flush_tracing,
+    init_tracing, shutdown_tracing, trace_span, traced, tracing_stats,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +58,81 @@ fn lookup(key: &str) -> Result<u32, NotFound> {
 
 #[traced(name = name.to_owned(), attrs(index))]
 fn burst_span(name: &str, index: u64) {}
+
+fn trace_id_text() -> String {
+    current_trace_id()
+        .map(|id| id.to_string())
+        .unwrap_or_default()
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the connection timed out")]
+struct Timeout;
+
+#[derive(Debug, thiserror::Error)]
+#[error("query failed")]
+struct QueryFailed(#[source] Timeout);
+
+#[traced(
+    "xray.handle",
+    kind = Server,
+    attrs(
+        http.request.method = "GET",
+        url.full = "http://gateway.local/recall?q=coffee",
+        http.response.status_code = 404,
+        tool.name = "recall_episodes",
+        user.id = "alice",
+        request.size = 512
+    )
+)]
+fn xray_handle() -> String {
+    let _ = xray_recall(10);
+    trace_id_text()
+}
+
+#[traced("xray.recall", attrs(limit))]
+fn xray_recall(limit: u32) -> usize {
+    let _ = limit;
+    xray_query().map_or(0, |rows| rows.len())
+}
+
+#[traced(
+    "xray.query",
+    kind = Client,
+    attrs(
+        db.system.name = "postgresql",
+        db.namespace = "memory",
+        server.address = "db.local",
+        db.query.text = "SELECT id FROM episodes WHERE topic = $1"
+    )
+)]
+fn xray_query() -> Result<Vec<u32>, QueryFailed> {
+    Err(QueryFailed(Timeout))
+}
+
+#[traced("xray.panics")]
+fn xray_panics(trace_id: &mut String) {
+    *trace_id = trace_id_text();
+    let items: Vec<u32> = Vec::new();
+    let _ = items[3];
+}
+
+#[traced("xray.deep", attrs(level, padding = %padding))]
+fn xray_deep(level: u64, padding: &str) -> String {
+    if level > 1 {
+        xray_deep(level - 1, padding)
+    } else {
+        trace_id_text()
+    }
+}
+
+#[traced("xray.wide")]
+fn xray_wide(count: usize, bytes: usize) -> String {
+    for index in 0..count {
+        add_span_attribute(format!("wide.{index}"), "w".repeat(bytes));
+    }
+    trace_id_text()
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -113,6 +197,36 @@ fn serve_commands() {
                 Ok(trace_id) => format!("ok tree {trace_id}"),
                 Err(error) => format!("error tree {error}"),
             },
+            ["xray-chain"] => format!("ok xray-chain {}", xray_handle()),
+            ["xray-panic"] => {
+                let mut trace_id = String::new();
+                let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    xray_panics(&mut trace_id);
+                }));
+                match caught {
+                    Err(_) => format!("ok xray-panic {trace_id}"),
+                    Ok(()) => "error xray-panic did not panic".to_owned(),
+                }
+            }
+            ["xray-deep", depth, bytes] => {
+                let padding = "p".repeat(bytes.parse().unwrap_or(0));
+                format!(
+                    "ok xray-deep {}",
+                    xray_deep(depth.parse().unwrap_or(1), &padding)
+                )
+            }
+            ["xray-wide", count, bytes] => format!(
+                "ok xray-wide {}",
+                xray_wide(count.parse().unwrap_or(0), bytes.parse().unwrap_or(0))
+            ),
+            ["global-span"] => {
+                use t4dm_trace_runtime::opentelemetry::trace::{Span as _, Tracer as _};
+                let tracer = t4dm_trace_runtime::opentelemetry::global::tracer("third-party");
+                let mut span = tracer.start("third_party.call");
+                let trace_id = span.span_context().trace_id();
+                span.end();
+                format!("ok global-span {trace_id}")
+            }
             ["burst", name, count] => {
                 let count: u64 = count.parse().unwrap_or(0);
                 for index in 0..count {
