@@ -406,10 +406,23 @@ fn slow_collector(wire: Wire, protocol: &str) {
     assert!(stats.balanced(), "{stats:?}");
     assert_eq!(stats.exported, 0);
     receiver.set_delay(Duration::ZERO);
-    assert_eq!(driver.answer("burst quick 50"), "ok burst quick");
-    assert_eq!(driver.flush_until_ok(5), "ok flush");
-    let spans = receiver.wait_for_spans(50, ARRIVAL_LIMIT);
-    assert!(count_named(&spans, "quick") == 50, "{}", spans.len());
+    // Recovered: a burst arrives whole. On a loaded machine an export can still miss the 300 ms
+    // timeout and be counted failed; a later burst must then arrive whole.
+    let recovered = (0..3).any(|round| {
+        let name = format!("quick{round}");
+        assert_eq!(
+            driver.answer(&format!("burst {name} 50")),
+            format!("ok burst {name}")
+        );
+        let flushed = driver.flush_until_ok(5) == "ok flush";
+        let spans = receiver.wait_for_spans(50 * (round + 1), Duration::from_secs(2));
+        flushed && count_named(&spans, &name) == 50
+    });
+    assert!(
+        recovered,
+        "no burst arrived whole after the collector recovered"
+    );
+    assert!(driver.stats()["otlp"].balanced());
     let (shutdown, _) = driver.shutdown();
     assert!(shutdown.starts_with("ok shutdown"), "{shutdown}");
 }
