@@ -12,6 +12,11 @@
 
 fn main() {
     let mode = std::env::args().nth(1).unwrap_or_default();
+    // An optional second argument: how many calls (for sampling profilers such as `perf`).
+    let calls: u32 = std::env::args()
+        .nth(2)
+        .and_then(|calls| calls.parse().ok())
+        .unwrap_or(20_000);
     let config = t4dm_trace_runtime::TracingConfig::builder()
         .with_enabled(!mode.starts_with("disabled"))
         .with_span_exporter("counting", t4dm_trace_benches::CountingExporter::default())
@@ -22,7 +27,7 @@ fn main() {
         .unwrap();
     if mode.starts_with("disabled") {
         runtime.block_on(async {
-            for _ in 0..20_000 {
+            for _ in 0..calls {
                 match mode.as_str() {
                     "disabled_async" => t4dm_trace_benches::traced_async().await,
                     "disabled_sync" => t4dm_trace_benches::traced_sync(),
@@ -38,7 +43,7 @@ fn main() {
         .unwrap();
     if mode.starts_with("async") {
         runtime.block_on(async {
-            for _ in 0..20_000 {
+            for _ in 0..calls {
                 match mode.as_str() {
                     "async_traced" => t4dm_trace_benches::traced_async().await,
                     "async_sdk" => t4dm_trace_benches::sdk_async(&tracer).await,
@@ -49,7 +54,7 @@ fn main() {
         t4dm_trace_runtime::flush_tracing().unwrap();
         return;
     }
-    for _ in 0..20_000 {
+    for _ in 0..calls {
         match mode.as_str() {
             "traced" => t4dm_trace_benches::traced_sync(),
             "traced2" => t4dm_trace_benches::traced_sync_attrs(42, "ww_episodes"),

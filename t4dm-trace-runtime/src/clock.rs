@@ -23,8 +23,9 @@ pub(crate) struct Timeline {
     anchor: Mutex<Anchor>,
 }
 
+/// A wall-clock time and the counter's reading at that time.
 #[derive(Clone, Copy)]
-struct Anchor {
+pub(crate) struct Anchor {
     wall: SystemTime,
     raw: u64,
 }
@@ -59,9 +60,9 @@ impl Timeline {
         self.clock.raw()
     }
 
-    /// The wall-clock time of a raw reading.
-    pub(crate) fn wall_time(&self, raw: u64) -> SystemTime {
-        let anchor = self.current_anchor();
+    /// The wall-clock time of a raw reading, by `anchor` (from [`Timeline::anchor`]: one
+    /// serves a whole batch of spans).
+    pub(crate) fn wall_time(&self, anchor: Anchor, raw: u64) -> SystemTime {
         if raw >= anchor.raw {
             anchor.wall + self.elapsed(anchor.raw, raw)
         } else {
@@ -74,7 +75,8 @@ impl Timeline {
         Duration::from_nanos(self.clock.delta_as_nanos(start, end))
     }
 
-    fn current_anchor(&self) -> Anchor {
+    /// The anchor to convert readings with now, renewed when it is a second old.
+    pub(crate) fn anchor(&self) -> Anchor {
         let mut anchor = self.anchor.lock().unwrap_or_else(PoisonError::into_inner);
         let raw = self.clock.raw();
         if self.elapsed(anchor.raw, raw) >= ANCHOR_LIFETIME {
@@ -97,7 +99,7 @@ mod tests {
         let before = SystemTime::now();
         let raw = timeline.now();
         let after = SystemTime::now();
-        let wall = timeline.wall_time(raw);
+        let wall = timeline.wall_time(timeline.anchor(), raw);
         // The counter and the wall clock agree to well within a millisecond.
         let slack = Duration::from_millis(1);
         assert!(wall + slack >= before, "{wall:?} is before {before:?}");

@@ -1,18 +1,22 @@
-//! Per-thread buffers between a span's end and the export pipelines.
+//! Per-thread queues between a span's end and the export pipelines, and the recycling of span
+//! records.
 //!
-//! Sending each ended span down a shared channel cost more than the rest of the span (the
-//! channel's slots are as large as a span record and are zeroed block by block; every send is a
-//! contended compare-and-swap). Instead, a span that ends is moved into a small lock-free queue
-//! owned by its thread, and reaches the pipelines in batches:
+//! A span's record lives in one heap block from its start to its export, and only the pointer
+//! moves. Sending each ended span down a shared channel by value cost more than the rest of the
+//! span (the channel's slots were as large as a record and zeroed block by block, and the record
+//! was copied at every step), and a block allocated on the caller's thread and freed on the
+//! export thread costs glibc's allocator a lock. So:
 //!
+//! - a span that ends is pushed (a pointer) onto a small lock-free queue owned by its thread;
 //! - when a queue is half full, its thread asks an export thread to collect the queues (once
-//!   per [`COLLECT_AT`] spans), and that thread moves them to the pipelines in batches;
-//! - should a queue fill before that, its own thread moves its contents to the pipelines as one
-//!   batch (one channel send per [`THREAD_BUFFER_SPANS`] spans);
+//!   per [`COLLECT_AT`] spans), and that thread moves them to the pipelines in batches; should a
+//!   queue fill before that, its own thread moves its contents to the pipelines as one batch;
 //! - the export threads also collect every queue on their schedule, and `flush_tracing` and
 //!   shutdown collect them at once, so spans left by a thread that went idle or exited are
-//!   exported too: the queues are shared with a process-wide registry, which keeps a queue until
-//!   its thread has exited and it has been emptied.
+//!   exported too: the queues are shared with a process-wide registry, which keeps a thread's
+//!   queues until the thread has exited and they have been emptied;
+//! - once exported, a record's block goes back to its thread's queue of spare blocks, where the
+//!   thread's next span takes it instead of allocating.
 //!
 //! Spans waiting in these queues are counted as queued by `tracing_stats()`.
 
@@ -20,16 +24,52 @@ use crate::recorder::EndedSpan;
 use crossbeam_queue::ArrayQueue;
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// How many ended spans a thread's queue holds. Small: the queue is allocated whole (about
-/// 50 KiB) for every thread that records a span.
-pub(crate) const THREAD_BUFFER_SPANS: usize = 128;
+/// How many ended spans a thread's queue holds (and how many spare records it keeps): room for
+/// the time an export thread takes to come round (a queue slot is a pointer).
+pub(crate) const THREAD_BUFFER_SPANS: usize = 2048;
 
-/// The length at which a thread asks for its queue to be collected.
+/// The length at which a thread asks for its queue to be collected: the request wakes an export
+/// thread (a system call when it sleeps), so it is made once per this many spans.
 pub(crate) const COLLECT_AT: usize = THREAD_BUFFER_SPANS / 2;
 
-type ThreadBuffer = ArrayQueue<EndedSpan>;
+/// One thread's queues.
+#[derive(Debug)]
+pub(crate) struct ThreadBuffer {
+    ended: ArrayQueue<Box<EndedSpan>>,
+    spare: ArrayQueue<Box<EndedSpan>>,
+}
 
-/// Every thread's buffer. Locked only to register a thread and to collect, never per span.
+impl ThreadBuffer {
+    /// Gives an exported record's block back to the thread that allocated it; dropped (freed
+    /// here) if that thread has enough spare blocks.
+    pub(crate) fn recycle(&self, record: Box<EndedSpan>) {
+        let _ = self.spare.push(record);
+    }
+}
+
+/// Ended spans on their way to the pipelines, with the thread that recorded them (`None` for a
+/// span that ended while its thread was exiting).
+#[derive(Debug)]
+pub(crate) struct Batch {
+    pub(crate) home: Option<Arc<ThreadBuffer>>,
+    #[expect(
+        clippy::vec_box,
+        reason = "a record keeps its block from start to export: only pointers move"
+    )]
+    pub(crate) spans: Vec<Box<EndedSpan>>,
+}
+
+impl Clone for Batch {
+    /// A copy for another pipeline: the records are copied into blocks of the copying thread.
+    fn clone(&self) -> Self {
+        Batch {
+            home: None,
+            spans: self.spans.clone(),
+        }
+    }
+}
+
+/// Every thread's queues. Locked only to register a thread and to collect, never per span.
 static BUFFERS: Mutex<Vec<Arc<ThreadBuffer>>> = Mutex::new(Vec::new());
 
 thread_local! {
@@ -37,7 +77,10 @@ thread_local! {
 }
 
 fn register() -> Arc<ThreadBuffer> {
-    let buffer = Arc::new(ArrayQueue::new(THREAD_BUFFER_SPANS));
+    let buffer = Arc::new(ThreadBuffer {
+        ended: ArrayQueue::new(THREAD_BUFFER_SPANS),
+        spare: ArrayQueue::new(THREAD_BUFFER_SPANS),
+    });
     BUFFERS
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
@@ -45,31 +88,46 @@ fn register() -> Arc<ThreadBuffer> {
     buffer
 }
 
-/// Puts an ended span into this thread's buffer, calling `request_collection` when the buffer
-/// reaches [`COLLECT_AT`] spans. When the buffer is full, its spans and this one are passed to
-/// `deliver` as one batch; so is the span alone if the thread is exiting (its buffer is gone).
+/// A block for a new span's record: a recycled one of this thread's, or a new one.
+#[inline]
+pub(crate) fn record_block(record: EndedSpan) -> Box<EndedSpan> {
+    match LOCAL.try_with(|buffer| buffer.spare.pop()) {
+        Ok(Some(mut block)) => {
+            *block = record;
+            block
+        }
+        _ => Box::new(record),
+    }
+}
+
+/// Puts an ended span onto this thread's queue, calling `request_collection` when the queue
+/// reaches [`COLLECT_AT`] spans. When the queue is full, its spans and this one are passed to
+/// `deliver` as one batch; so is the span alone if the thread is exiting (its queue is gone).
 #[inline]
 pub(crate) fn hand_over(
-    span: EndedSpan,
+    span: Box<EndedSpan>,
     request_collection: impl FnOnce(),
-    deliver: impl FnOnce(Vec<EndedSpan>),
+    deliver: impl FnOnce(Batch),
 ) {
     let mut span = Some(span);
     let full = LOCAL
         .try_with(|buffer| {
             let ended = span.take()?;
-            match buffer.push(ended) {
+            match buffer.ended.push(ended) {
                 Ok(()) => {
-                    if buffer.len() == COLLECT_AT {
+                    if buffer.ended.len() == COLLECT_AT {
                         request_collection();
                     }
                     None
                 }
                 Err(ended) => {
-                    let mut batch = Vec::with_capacity(THREAD_BUFFER_SPANS + 1);
-                    batch.extend(std::iter::from_fn(|| buffer.pop()));
-                    batch.push(ended);
-                    Some(batch)
+                    let mut spans = Vec::with_capacity(THREAD_BUFFER_SPANS + 1);
+                    spans.extend(std::iter::from_fn(|| buffer.ended.pop()));
+                    spans.push(ended);
+                    Some(Batch {
+                        home: Some(Arc::clone(buffer)),
+                        spans,
+                    })
                 }
             }
         })
@@ -78,29 +136,36 @@ pub(crate) fn hand_over(
     if let Some(batch) = full {
         deliver(batch);
     } else if let Some(span) = span {
-        deliver(vec![span]);
+        deliver(Batch {
+            home: None,
+            spans: vec![span],
+        });
     }
 }
 
-/// Empties every thread's buffer into `deliver`, one batch per thread, and forgets the buffers
-/// of threads that have exited once they are empty.
-pub(crate) fn collect(mut deliver: impl FnMut(Vec<EndedSpan>)) {
+/// Empties every thread's queue into `deliver`, one batch per thread, and forgets the queues of
+/// threads that have exited once they are empty.
+pub(crate) fn collect(mut deliver: impl FnMut(Batch)) {
     let mut buffers = BUFFERS.lock().unwrap_or_else(PoisonError::into_inner);
     buffers.retain(|buffer| {
-        if !buffer.is_empty() {
-            deliver(std::iter::from_fn(|| buffer.pop()).collect());
+        if !buffer.ended.is_empty() {
+            deliver(Batch {
+                home: Some(Arc::clone(buffer)),
+                spans: std::iter::from_fn(|| buffer.ended.pop()).collect(),
+            });
         }
-        // The registry's reference is the last one once the thread has exited.
-        Arc::strong_count(buffer) > 1 || !buffer.is_empty()
+        // The registry's reference is the last one once the thread has exited and no batch of
+        // its spans is still on its way.
+        Arc::strong_count(buffer) > 1 || !buffer.ended.is_empty()
     });
 }
 
-/// How many spans wait in thread buffers now.
+/// How many spans wait in threads' queues now.
 pub(crate) fn buffered() -> u64 {
     BUFFERS
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .iter()
-        .map(|buffer| buffer.len() as u64)
+        .map(|buffer| buffer.ended.len() as u64)
         .sum()
 }

@@ -14,6 +14,7 @@
 
 use crate::config::BatchSettings;
 use crate::error::InitError;
+use crate::handoff::Batch;
 use crate::recorder::{EndedSpan, Recorder};
 use opentelemetry::Context;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
@@ -214,13 +215,13 @@ impl Pipeline {
 
 impl Pipeline {
     /// Queues a batch of recorded, sampled spans: as much of it as the queue's bound allows.
-    pub(crate) fn on_recorded(&self, mut batch: Vec<EndedSpan>) {
-        let room = self.room_for(batch.len() as u64);
-        if room < batch.len() {
-            batch.truncate(room);
+    pub(crate) fn on_recorded(&self, mut batch: Batch) {
+        let room = self.room_for(batch.spans.len() as u64);
+        if room < batch.spans.len() {
+            batch.spans.truncate(room);
         }
-        if !batch.is_empty() {
-            self.enqueue(batch.len() as u64, Queued::Recorded(batch));
+        if !batch.spans.is_empty() {
+            self.enqueue(batch.spans.len() as u64, Queued::Recorded(batch));
         }
     }
 
@@ -339,7 +340,7 @@ impl PendingShutdown {
 /// Both are a pointer and a length or less, so the queue's slots stay small.
 #[derive(Debug)]
 enum Queued {
-    Recorded(Vec<EndedSpan>),
+    Recorded(Batch),
     Sdk(Box<SpanData>),
 }
 
@@ -413,16 +414,21 @@ impl SpanRouter {
 
     /// Takes a span t4dm-trace recorded as it ends.
     #[inline]
-    pub(crate) fn on_record_end(&self, span: EndedSpan) {
+    pub(crate) fn on_record_end(&self, span: Box<EndedSpan>) {
         #[cfg(feature = "testing")]
         if self.capture.is_tracking() {
-            self.capture.observe_end(&span.clone().into_span_data());
+            self.capture.observe_end(
+                &EndedSpan::clone(&span).take_span_data(crate::clock::timeline().anchor()),
+            );
         }
         if !span.span_context().is_sampled() || self.pipelines.is_empty() {
             return;
         }
         if self.closed.load(Relaxed) {
-            self.deliver(vec![span]);
+            self.deliver(Batch {
+                home: None,
+                spans: vec![span],
+            });
         } else {
             crate::handoff::hand_over(
                 span,
@@ -433,7 +439,7 @@ impl SpanRouter {
     }
 
     /// Sends a batch of recorded spans to every pipeline.
-    pub(crate) fn deliver(&self, batch: Vec<EndedSpan>) {
+    pub(crate) fn deliver(&self, batch: Batch) {
         if let Some((last, others)) = self.pipelines.split_last() {
             for pipeline in others {
                 pipeline.on_recorded(batch.clone());
@@ -559,9 +565,14 @@ impl<E: SpanExporter> Worker<E> {
         let mut taken = 0;
         while let Ok(queued) = self.spans.try_recv() {
             match queued {
-                Queued::Recorded(spans) => {
-                    for span in spans {
-                        self.take(span.into_span_data(), &mut taken, deadline);
+                Queued::Recorded(Batch { home, spans }) => {
+                    let anchor = crate::clock::timeline().anchor();
+                    for mut span in spans {
+                        let data = span.take_span_data(anchor);
+                        if let Some(home) = &home {
+                            home.recycle(span);
+                        }
+                        self.take(data, &mut taken, deadline);
                     }
                 }
                 Queued::Sdk(span) => self.take(*span, &mut taken, deadline),

@@ -15,7 +15,7 @@
 //! started through `opentelemetry::global::tracer()` become its children), and the tracer
 //! provider, which still records other code's spans into the same pipelines.
 
-use crate::clock::timeline;
+use crate::clock::{Anchor, timeline};
 use crate::instrument::SpanStart;
 use crate::pipeline::SpanRouter;
 use opentelemetry::trace::{
@@ -108,7 +108,7 @@ impl Recorder {
         start.attributes.truncate(limit);
         let mut span = RecordingSpan {
             recorder: self,
-            ended: Some(EndedSpan {
+            ended: Some(crate::handoff::record_block(EndedSpan {
                 span_context,
                 record: SpanRecord {
                     parent_span_id: parent_context.span_id(),
@@ -121,7 +121,7 @@ impl Recorder {
                     dropped_attributes_count,
                     extras: None,
                 },
-            }),
+            })),
         };
         self.router.on_record_start(&mut span, parent);
         Some(parent.with_span(span))
@@ -226,14 +226,12 @@ impl EndedSpan {
         &self.span_context
     }
 
-    /// The span as exporters take it, with wall-clock timestamps.
-    pub(crate) fn into_span_data(self) -> SpanData {
-        let EndedSpan {
-            span_context,
-            record,
-        } = self;
+    /// The span as exporters take it, with wall-clock timestamps. What is left is an empty
+    /// record whose block can be used again.
+    pub(crate) fn take_span_data(&mut self, anchor: Anchor) -> SpanData {
+        let record = &mut self.record;
         let timeline = timeline();
-        let start_time = timeline.wall_time(record.start);
+        let start_time = timeline.wall_time(anchor, record.start);
         let end_time = match record.end {
             SpanEnd::Open => start_time,
             SpanEnd::Clock(end) => start_time + timeline.elapsed(record.start, end),
@@ -243,16 +241,20 @@ impl EndedSpan {
             events,
             links,
             status,
-        } = record.extras.map(|extras| *extras).unwrap_or_default();
+        } = record
+            .extras
+            .take()
+            .map(|extras| *extras)
+            .unwrap_or_default();
         SpanData {
-            span_context,
+            span_context: std::mem::replace(&mut self.span_context, SpanContext::NONE),
             parent_span_id: record.parent_span_id,
             parent_span_is_remote: record.parent_span_is_remote,
-            span_kind: record.kind,
-            name: record.name,
+            span_kind: record.kind.clone(),
+            name: std::mem::take(&mut record.name),
             start_time,
             end_time,
-            attributes: record.attributes.into_vec(),
+            attributes: std::mem::take(&mut record.attributes).into_vec(),
             dropped_attributes_count: record.dropped_attributes_count,
             events,
             links,
@@ -268,7 +270,7 @@ impl EndedSpan {
 pub(crate) struct RecordingSpan {
     recorder: &'static Recorder,
     /// The span as it will be exported; taken (`None`) when the span ends.
-    ended: Option<EndedSpan>,
+    ended: Option<Box<EndedSpan>>,
 }
 
 /// What an ended span answers to `span_context()`: nothing asks once it has ended (the
@@ -277,7 +279,7 @@ static ENDED_SPAN_CONTEXT: SpanContext = SpanContext::NONE;
 
 impl RecordingSpan {
     fn record(&mut self) -> Option<&mut SpanRecord> {
-        self.ended.as_mut().map(|ended| &mut ended.record)
+        self.ended.as_deref_mut().map(|ended| &mut ended.record)
     }
 
     #[inline]
