@@ -15,13 +15,14 @@
 //!   shutdown collect them at once, so spans left by a thread that went idle or exited are
 //!   exported too: the queues are shared with a process-wide registry, which keeps a thread's
 //!   queues until the thread has exited and they have been emptied;
-//! - once exported, a record's block goes back to its thread's queue of spare blocks, where the
-//!   thread's next span takes it instead of allocating.
+//! - once exported, a batch's record blocks go back to their thread together, where the thread's
+//!   next spans take them instead of allocating (one queue operation per batch, not per span).
 //!
 //! Spans waiting in these queues are counted as queued by `tracing_stats()`.
 
 use crate::recorder::EndedSpan;
 use crossbeam_queue::ArrayQueue;
+use std::cell::RefCell;
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// How many ended spans a thread's queue holds (and how many spare records it keeps): room for
@@ -32,18 +33,25 @@ pub(crate) const THREAD_BUFFER_SPANS: usize = 2048;
 /// thread (a system call when it sleeps), so it is made once per this many spans.
 pub(crate) const COLLECT_AT: usize = THREAD_BUFFER_SPANS / 2;
 
+/// How many batches of spare blocks a thread keeps.
+const SPARE_BATCHES: usize = 64;
+
+type Blocks = Vec<Box<EndedSpan>>;
+
 /// One thread's queues.
 #[derive(Debug)]
 pub(crate) struct ThreadBuffer {
     ended: ArrayQueue<Box<EndedSpan>>,
-    spare: ArrayQueue<Box<EndedSpan>>,
+    spare: ArrayQueue<Blocks>,
 }
 
 impl ThreadBuffer {
-    /// Gives an exported record's block back to the thread that allocated it; dropped (freed
+    /// Gives exported records' blocks back to the thread that allocated them; dropped (freed
     /// here) if that thread has enough spare blocks.
-    pub(crate) fn recycle(&self, record: Box<EndedSpan>) {
-        let _ = self.spare.push(record);
+    pub(crate) fn recycle(&self, blocks: Blocks) {
+        if !blocks.is_empty() {
+            let _ = self.spare.push(blocks);
+        }
     }
 }
 
@@ -74,12 +82,14 @@ static BUFFERS: Mutex<Vec<Arc<ThreadBuffer>>> = Mutex::new(Vec::new());
 
 thread_local! {
     static LOCAL: Arc<ThreadBuffer> = register();
+    /// Spare blocks taken back from `LOCAL.spare`, used one per span without synchronisation.
+    static SPARE: RefCell<Blocks> = const { RefCell::new(Vec::new()) };
 }
 
 fn register() -> Arc<ThreadBuffer> {
     let buffer = Arc::new(ThreadBuffer {
         ended: ArrayQueue::new(THREAD_BUFFER_SPANS),
-        spare: ArrayQueue::new(THREAD_BUFFER_SPANS),
+        spare: ArrayQueue::new(SPARE_BATCHES),
     });
     BUFFERS
         .lock()
@@ -88,16 +98,22 @@ fn register() -> Arc<ThreadBuffer> {
     buffer
 }
 
-/// A block for a new span's record: a recycled one of this thread's, or a new one.
+/// A recycled block for a new span's record, if this thread has one (its contents are an
+/// emptied record, to be overwritten).
 #[inline]
-pub(crate) fn record_block(record: EndedSpan) -> Box<EndedSpan> {
-    match LOCAL.try_with(|buffer| buffer.spare.pop()) {
-        Ok(Some(mut block)) => {
-            *block = record;
-            block
-        }
-        _ => Box::new(record),
-    }
+pub(crate) fn spare_block() -> Option<Box<EndedSpan>> {
+    SPARE
+        .try_with(|spare| {
+            let mut spare = spare.try_borrow_mut().ok()?;
+            if spare.is_empty()
+                && let Ok(Some(blocks)) = LOCAL.try_with(|buffer| buffer.spare.pop())
+            {
+                *spare = blocks;
+            }
+            spare.pop()
+        })
+        .ok()
+        .flatten()
 }
 
 /// Puts an ended span onto this thread's queue, calling `request_collection` when the queue

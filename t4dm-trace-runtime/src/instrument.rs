@@ -1,8 +1,9 @@
 //! Starting, running and ending the spans `#[traced]` and `trace_span` create.
 
+use crate::attributes::{Attribute, Attributes, DebugAsDisplay};
 use crate::error_info::ErrorInfo;
 use crate::init as state;
-use crate::recorder::{Attributes, END_NOW};
+use crate::recorder::END_NOW;
 use crate::value::SpanValue;
 use opentelemetry::trace::{SpanContext, SpanId, SpanKind, SpanRef, TraceContextExt};
 use opentelemetry::{Context, Key, KeyValue};
@@ -61,16 +62,16 @@ impl SpanStart {
     #[must_use]
     pub fn attr_display<V: Display + ?Sized>(mut self, key: &'static str, value: &V) -> Self {
         self.attributes
-            .push(KeyValue::new(Key::from_static_str(key), value.to_string()));
+            .push(Attribute::display(Key::from_static_str(key), value));
         self
     }
 
     /// Adds an attribute holding the value's `Debug`.
     #[must_use]
     pub fn attr_debug<V: Debug + ?Sized>(mut self, key: &'static str, value: &V) -> Self {
-        self.attributes.push(KeyValue::new(
+        self.attributes.push(Attribute::display(
             Key::from_static_str(key),
-            format!("{value:?}"),
+            &DebugAsDisplay(value),
         ));
         self
     }
@@ -83,8 +84,8 @@ impl SpanStart {
     }
 
     pub(crate) fn push_attr<V: SpanValue + ?Sized>(&mut self, key: Key, value: &V) {
-        if let Some(value) = value.to_span_value() {
-            self.attributes.push(KeyValue::new(key, value));
+        if let Some(attribute) = Attribute::from_value(key, value) {
+            self.attributes.push(attribute);
         }
     }
 

@@ -70,6 +70,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod attributes;
 mod clock;
 mod config;
 mod error;

@@ -567,12 +567,14 @@ impl<E: SpanExporter> Worker<E> {
             match queued {
                 Queued::Recorded(Batch { home, spans }) => {
                     let anchor = crate::clock::timeline().anchor();
+                    let mut emptied = Vec::with_capacity(spans.len());
                     for mut span in spans {
                         let data = span.take_span_data(anchor);
-                        if let Some(home) = &home {
-                            home.recycle(span);
-                        }
+                        emptied.push(span);
                         self.take(data, &mut taken, deadline);
+                    }
+                    if let Some(home) = &home {
+                        home.recycle(emptied);
                     }
                 }
                 Queued::Sdk(span) => self.take(*span, &mut taken, deadline),

@@ -15,6 +15,7 @@
 //! started through `opentelemetry::global::tracer()` become its children), and the tracer
 //! provider, which still records other code's spans into the same pipelines.
 
+use crate::attributes::{Attribute, Attributes};
 use crate::clock::{Anchor, timeline};
 use crate::instrument::SpanStart;
 use crate::pipeline::SpanRouter;
@@ -25,13 +26,9 @@ use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{
     Sampler, SamplingDecision, ShouldSample, SpanData, SpanEvents, SpanLimits, SpanLinks,
 };
-use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::SystemTime;
-
-/// A span's attributes: up to four without a heap allocation (`#[traced]` rarely records more).
-pub(crate) type Attributes = SmallVec<[KeyValue; 4]>;
 
 /// The timestamp `end_with_timestamp` takes to mean "now, by the span clock". t4dm-trace ends
 /// its spans with it, so that ending one reads the counter instead of the wall clock (the API's
@@ -76,7 +73,9 @@ impl Recorder {
             trace_id,
             &start.name,
             &start.kind,
-            &start.attributes,
+            // Only the SDK's built-in samplers are configurable, and none reads attributes:
+            // they stay in their recording form rather than being converted for it.
+            &[],
             &[],
         );
         let sampled = match sampling.decision {
@@ -102,17 +101,34 @@ impl Recorder {
             false,
             sampling.trace_state,
         );
-        start.attributes.extend(sampling.attributes);
+        start
+            .attributes
+            .extend(sampling.attributes.into_iter().map(Attribute::from));
         let limit = limits().max_attributes_per_span as usize;
         let dropped_attributes_count = saturating_u32(start.attributes.len().saturating_sub(limit));
         start.attributes.truncate(limit);
-        let mut span = RecordingSpan {
-            recorder: self,
-            ended: Some(crate::handoff::record_block(EndedSpan {
+        let parent_span_is_remote = has_parent && parent_context.is_remote();
+        let block = match crate::handoff::spare_block() {
+            // Filled field by field: the attributes are copied once, from `start` to the block.
+            Some(mut block) => {
+                block.span_context = span_context;
+                let record = &mut block.record;
+                record.parent_span_id = parent_context.span_id();
+                record.parent_span_is_remote = parent_span_is_remote;
+                record.kind = start.kind.clone();
+                record.name = std::mem::take(&mut start.name);
+                record.start = started;
+                record.end = SpanEnd::Open;
+                record.attributes = std::mem::take(&mut start.attributes);
+                record.dropped_attributes_count = dropped_attributes_count;
+                record.extras = None;
+                block
+            }
+            None => Box::new(EndedSpan {
                 span_context,
                 record: SpanRecord {
                     parent_span_id: parent_context.span_id(),
-                    parent_span_is_remote: has_parent && parent_context.is_remote(),
+                    parent_span_is_remote,
                     kind: start.kind.clone(),
                     name: std::mem::take(&mut start.name),
                     start: started,
@@ -121,7 +137,11 @@ impl Recorder {
                     dropped_attributes_count,
                     extras: None,
                 },
-            })),
+            }),
+        };
+        let mut span = RecordingSpan {
+            recorder: self,
+            ended: Some(block),
         };
         self.router.on_record_start(&mut span, parent);
         Some(parent.with_span(span))
@@ -254,7 +274,11 @@ impl EndedSpan {
             name: std::mem::take(&mut record.name),
             start_time,
             end_time,
-            attributes: std::mem::take(&mut record.attributes).into_vec(),
+            attributes: record
+                .attributes
+                .drain(..)
+                .map(Attribute::into_key_value)
+                .collect(),
             dropped_attributes_count: record.dropped_attributes_count,
             events,
             links,
@@ -329,7 +353,7 @@ impl opentelemetry::trace::Span for RecordingSpan {
     fn set_attribute(&mut self, attribute: KeyValue) {
         if let Some(record) = self.record() {
             if record.attributes.len() < limits().max_attributes_per_span as usize {
-                record.attributes.push(attribute);
+                record.attributes.push(Attribute::from(attribute));
             } else {
                 record.dropped_attributes_count += 1;
             }

@@ -22,6 +22,13 @@ use std::sync::Arc;
 pub trait SpanValue {
     /// The OpenTelemetry value, or `None` when there is nothing to record.
     fn to_span_value(&self) -> Option<Value>;
+
+    /// The value's text, when it is text: recorded without allocating if it is short. Not
+    /// part of the stable API.
+    #[doc(hidden)]
+    fn as_span_str(&self) -> Option<&str> {
+        None
+    }
 }
 
 macro_rules! signed {
@@ -88,17 +95,29 @@ impl SpanValue for str {
     fn to_span_value(&self) -> Option<Value> {
         Some(Value::String(self.to_owned().into()))
     }
+
+    fn as_span_str(&self) -> Option<&str> {
+        Some(self)
+    }
 }
 
 impl SpanValue for String {
     fn to_span_value(&self) -> Option<Value> {
         Some(Value::String(self.clone().into()))
     }
+
+    fn as_span_str(&self) -> Option<&str> {
+        Some(self)
+    }
 }
 
 impl SpanValue for Cow<'_, str> {
     fn to_span_value(&self) -> Option<Value> {
         Some(Value::String(self.to_string().into()))
+    }
+
+    fn as_span_str(&self) -> Option<&str> {
+        Some(self)
     }
 }
 
@@ -112,11 +131,22 @@ impl SpanValue for Value {
     fn to_span_value(&self) -> Option<Value> {
         Some(self.clone())
     }
+
+    fn as_span_str(&self) -> Option<&str> {
+        match self {
+            Value::String(text) => Some(text.as_str()),
+            _ => None,
+        }
+    }
 }
 
 impl SpanValue for StringValue {
     fn to_span_value(&self) -> Option<Value> {
         Some(Value::String(self.clone()))
+    }
+
+    fn as_span_str(&self) -> Option<&str> {
+        Some(self.as_str())
     }
 }
 
@@ -130,11 +160,19 @@ impl<T: SpanValue> SpanValue for Option<T> {
     fn to_span_value(&self) -> Option<Value> {
         self.as_ref().and_then(SpanValue::to_span_value)
     }
+
+    fn as_span_str(&self) -> Option<&str> {
+        self.as_ref().and_then(SpanValue::as_span_str)
+    }
 }
 
 impl<T: SpanValue + ?Sized> SpanValue for &T {
     fn to_span_value(&self) -> Option<Value> {
         (**self).to_span_value()
+    }
+
+    fn as_span_str(&self) -> Option<&str> {
+        (**self).as_span_str()
     }
 }
 
@@ -142,11 +180,19 @@ impl<T: SpanValue + ?Sized> SpanValue for &mut T {
     fn to_span_value(&self) -> Option<Value> {
         (**self).to_span_value()
     }
+
+    fn as_span_str(&self) -> Option<&str> {
+        (**self).as_span_str()
+    }
 }
 
 impl<T: SpanValue + ?Sized> SpanValue for Box<T> {
     fn to_span_value(&self) -> Option<Value> {
         (**self).to_span_value()
+    }
+
+    fn as_span_str(&self) -> Option<&str> {
+        (**self).as_span_str()
     }
 }
 
@@ -154,11 +200,19 @@ impl<T: SpanValue + ?Sized> SpanValue for Arc<T> {
     fn to_span_value(&self) -> Option<Value> {
         (**self).to_span_value()
     }
+
+    fn as_span_str(&self) -> Option<&str> {
+        (**self).as_span_str()
+    }
 }
 
 impl<T: SpanValue + ?Sized> SpanValue for Rc<T> {
     fn to_span_value(&self) -> Option<Value> {
         (**self).to_span_value()
+    }
+
+    fn as_span_str(&self) -> Option<&str> {
+        (**self).as_span_str()
     }
 }
 
