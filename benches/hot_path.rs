@@ -6,7 +6,8 @@
 //! ```
 //!
 //! Modes: `plain` (the floor: subtract it), `traced`, `traced2` (two attributes), `sdk`, `sdk2`,
-//! `async_plain`, `async_traced`, `async_sdk`; with tracing disabled: `disabled_plain` (an
+//! `async_plain`, `async_traced`, `async_sdk`, `floor` (the OpenTelemetry `Context` alone: a
+//! span that records nothing, made current and ended); with tracing disabled: `disabled_plain` (an
 //! async floor), `disabled_async`, `disabled_sync`. `--separate-threads=yes` gives the caller's
 //! thread (`-01`) apart from the export thread.
 
@@ -60,6 +61,7 @@ fn main() {
             "traced2" => t4dm_trace_benches::traced_sync_attrs(42, "ww_episodes"),
             "sdk" => t4dm_trace_benches::sdk_in_span(&tracer),
             "sdk2" => t4dm_trace_benches::sdk_in_span_attrs(&tracer, 42, "ww_episodes"),
+            "floor" => t4dm_trace_benches::context_floor(),
             _ => t4dm_trace_benches::plain(),
         }
     }

@@ -9,9 +9,9 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 use t4dm_trace_benches::{
-    CountingExporter, CountingReporter, fastrace_trace, fastrace_trace_async, plain, plain_async,
-    print_pipeline_counts, runtime_tracer, sdk_async, sdk_in_span, sdk_in_span_attrs, traced_async,
-    traced_async_attrs, traced_sync, traced_sync_attrs, tracing_instrument,
+    CountingExporter, CountingReporter, context_floor, fastrace_trace, fastrace_trace_async, plain,
+    plain_async, print_pipeline_counts, runtime_tracer, sdk_async, sdk_in_span, sdk_in_span_attrs,
+    traced_async, traced_async_attrs, traced_sync, traced_sync_attrs, tracing_instrument,
     tracing_instrument_async, tracing_instrument_attrs,
 };
 use t4dm_trace_runtime::{TracingConfig, init_tracing};
@@ -132,6 +132,7 @@ fn enabled(c: &mut Criterion) {
     sync.bench_function(BenchmarkId::new("fastrace", "0 attributes"), |b| {
         b.iter_custom(|n| fastrace_loop(n, fastrace_trace));
     });
+    sync.bench_function("opentelemetry context alone", |b| b.iter(context_floor));
     sync.finish();
     print_pipeline_counts("sync/enabled");
 

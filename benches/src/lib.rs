@@ -82,6 +82,74 @@ pub fn sdk_in_span_attrs(tracer: &SdkTracer, id: i64, collection: &str) {
     work();
 }
 
+/// A span that records nothing, for [`context_floor`].
+#[derive(Debug)]
+pub struct FloorSpan(t4dm_trace_runtime::opentelemetry::trace::SpanContext);
+
+impl t4dm_trace_runtime::opentelemetry::trace::Span for FloorSpan {
+    fn add_event_with_timestamp<T>(
+        &mut self,
+        _name: T,
+        _timestamp: std::time::SystemTime,
+        _attributes: Vec<t4dm_trace_runtime::KeyValue>,
+    ) where
+        T: Into<std::borrow::Cow<'static, str>>,
+    {
+    }
+
+    fn span_context(&self) -> &t4dm_trace_runtime::opentelemetry::trace::SpanContext {
+        &self.0
+    }
+
+    fn is_recording(&self) -> bool {
+        true
+    }
+
+    fn set_attribute(&mut self, _attribute: t4dm_trace_runtime::KeyValue) {}
+
+    fn set_status(&mut self, _status: t4dm_trace_runtime::opentelemetry::trace::Status) {}
+
+    fn update_name<T>(&mut self, _new_name: T)
+    where
+        T: Into<std::borrow::Cow<'static, str>>,
+    {
+    }
+
+    fn add_link(
+        &mut self,
+        _span_context: t4dm_trace_runtime::opentelemetry::trace::SpanContext,
+        _attributes: Vec<t4dm_trace_runtime::KeyValue>,
+    ) {
+    }
+
+    fn end_with_timestamp(&mut self, _timestamp: std::time::SystemTime) {}
+}
+
+/// What interoperating with the OpenTelemetry `Context` costs by itself: a span that records
+/// nothing is put in a context, made current, ended through the current context and detached.
+/// No ids, no clock, no export: the floor under any span that `Context::current()` can see.
+#[inline(never)]
+pub fn context_floor() {
+    use t4dm_trace_runtime::opentelemetry::trace::{
+        SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState,
+    };
+    let span_context = SpanContext::new(
+        TraceId::from(1_u128),
+        SpanId::from(1_u64),
+        TraceFlags::SAMPLED,
+        false,
+        TraceState::NONE,
+    );
+    let cx = t4dm_trace_runtime::Context::current_with_span(FloorSpan(span_context));
+    let attached = cx.attach();
+    work();
+    t4dm_trace_runtime::Context::map_current(|cx| {
+        cx.span()
+            .end_with_timestamp(std::time::SystemTime::UNIX_EPOCH);
+    });
+    drop(attached);
+}
+
 /// The async span written by hand: a span made current for each poll of the future.
 pub async fn sdk_async(tracer: &SdkTracer) {
     use t4dm_trace_runtime::opentelemetry::context::FutureExt as _;

@@ -66,12 +66,12 @@ impl Attribute {
 
     /// The attribute as OpenTelemetry's type (on the export thread: inline text is allocated
     /// there).
-    pub(crate) fn into_key_value(self) -> KeyValue {
-        let value = match self.value {
-            AttributeValue::Otel(value) => value,
+    pub(crate) fn to_key_value(&self) -> KeyValue {
+        let value = match &self.value {
+            AttributeValue::Otel(value) => value.clone(),
             AttributeValue::Text(text) => Value::String(text.as_str().to_owned().into()),
         };
-        KeyValue::new(self.key, value)
+        KeyValue::new(self.key.clone(), value)
     }
 }
 
@@ -144,8 +144,14 @@ impl<T: fmt::Debug + ?Sized> Display for DebugAsDisplay<'_, T> {
 mod tests {
     use super::*;
 
-    fn recorded(attribute: Attribute) -> Value {
-        attribute.into_key_value().value
+    fn recorded(attribute: impl AsRef<Attribute>) -> Value {
+        attribute.as_ref().to_key_value().value
+    }
+
+    impl AsRef<Attribute> for Attribute {
+        fn as_ref(&self) -> &Attribute {
+            self
+        }
     }
 
     #[test]

@@ -22,7 +22,7 @@
 
 use crate::recorder::EndedSpan;
 use crossbeam_queue::ArrayQueue;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// How many ended spans a thread's queue holds (and how many spare records it keeps): room for
@@ -84,6 +84,9 @@ thread_local! {
     static LOCAL: Arc<ThreadBuffer> = register();
     /// Spare blocks taken back from `LOCAL.spare`, used one per span without synchronisation.
     static SPARE: RefCell<Blocks> = const { RefCell::new(Vec::new()) };
+    /// Spans pushed since this thread last asked for a collection: counted here rather than
+    /// read from the queue, whose length would bring the export thread's cache line over.
+    static PUSHED: Cell<usize> = const { Cell::new(0) };
 }
 
 fn register() -> Arc<ThreadBuffer> {
@@ -116,8 +119,8 @@ pub(crate) fn spare_block() -> Option<Box<EndedSpan>> {
         .flatten()
 }
 
-/// Puts an ended span onto this thread's queue, calling `request_collection` when the queue
-/// reaches [`COLLECT_AT`] spans. When the queue is full, its spans and this one are passed to
+/// Puts an ended span onto this thread's queue, calling `request_collection` once per
+/// [`COLLECT_AT`] spans. When the queue is full, its spans and this one are passed to
 /// `deliver` as one batch; so is the span alone if the thread is exiting (its queue is gone).
 #[inline]
 pub(crate) fn hand_over(
@@ -131,7 +134,12 @@ pub(crate) fn hand_over(
             let ended = span.take()?;
             match buffer.ended.push(ended) {
                 Ok(()) => {
-                    if buffer.ended.len() == COLLECT_AT {
+                    let pushed = PUSHED.try_with(|pushed| {
+                        let count = pushed.get() + 1;
+                        pushed.set(if count >= COLLECT_AT { 0 } else { count });
+                        count
+                    });
+                    if pushed.is_ok_and(|count| count >= COLLECT_AT) {
                         request_collection();
                     }
                     None

@@ -417,9 +417,8 @@ impl SpanRouter {
     pub(crate) fn on_record_end(&self, span: Box<EndedSpan>) {
         #[cfg(feature = "testing")]
         if self.capture.is_tracking() {
-            self.capture.observe_end(
-                &EndedSpan::clone(&span).take_span_data(crate::clock::timeline().anchor()),
-            );
+            self.capture
+                .observe_end(&span.span_data(crate::clock::timeline().anchor()));
         }
         if !span.span_context().is_sampled() || self.pipelines.is_empty() {
             return;
@@ -568,8 +567,8 @@ impl<E: SpanExporter> Worker<E> {
                 Queued::Recorded(Batch { home, spans }) => {
                     let anchor = crate::clock::timeline().anchor();
                     let mut emptied = Vec::with_capacity(spans.len());
-                    for mut span in spans {
-                        let data = span.take_span_data(anchor);
+                    for span in spans {
+                        let data = span.span_data(anchor);
                         emptied.push(span);
                         self.take(data, &mut taken, deadline);
                     }

@@ -246,10 +246,14 @@ impl EndedSpan {
         &self.span_context
     }
 
-    /// The span as exporters take it, with wall-clock timestamps. What is left is an empty
-    /// record whose block can be used again.
-    pub(crate) fn take_span_data(&mut self, anchor: Anchor) -> SpanData {
-        let record = &mut self.record;
+    /// The span as exporters take it, with wall-clock timestamps.
+    ///
+    /// Read, not taken apart: the record's block goes back to the thread that recorded it, and
+    /// a block that only this thread has read is cheaper for that thread to write again than one
+    /// this thread has written (its cache lines need not travel back). What the record owns is
+    /// dropped by its own thread when the block is reused.
+    pub(crate) fn span_data(&self, anchor: Anchor) -> SpanData {
+        let record = &self.record;
         let timeline = timeline();
         let start_time = timeline.wall_time(anchor, record.start);
         let end_time = match record.end {
@@ -261,23 +265,19 @@ impl EndedSpan {
             events,
             links,
             status,
-        } = record
-            .extras
-            .take()
-            .map(|extras| *extras)
-            .unwrap_or_default();
+        } = record.extras.as_deref().cloned().unwrap_or_default();
         SpanData {
-            span_context: std::mem::replace(&mut self.span_context, SpanContext::NONE),
+            span_context: self.span_context.clone(),
             parent_span_id: record.parent_span_id,
             parent_span_is_remote: record.parent_span_is_remote,
             span_kind: record.kind.clone(),
-            name: std::mem::take(&mut record.name),
+            name: record.name.clone(),
             start_time,
             end_time,
             attributes: record
                 .attributes
-                .drain(..)
-                .map(Attribute::into_key_value)
+                .iter()
+                .map(Attribute::to_key_value)
                 .collect(),
             dropped_attributes_count: record.dropped_attributes_count,
             events,
