@@ -33,8 +33,11 @@ pub(crate) const THREAD_BUFFER_SPANS: usize = 2048;
 /// thread (a system call when it sleeps), so it is made once per this many spans.
 pub(crate) const COLLECT_AT: usize = THREAD_BUFFER_SPANS / 2;
 
-/// How many batches of spare blocks a thread keeps.
-const SPARE_BATCHES: usize = 64;
+/// How many batches of spare blocks a thread keeps, and how many blocks a batch keeps (as many
+/// as one collection brings back): at most 4,096 spare blocks (about 1.5 MiB) per thread,
+/// however large a burst was.
+const SPARE_BATCHES: usize = 2;
+const SPARE_BATCH_BLOCKS: usize = THREAD_BUFFER_SPANS;
 
 type Blocks = Vec<Box<EndedSpan>>;
 
@@ -48,7 +51,8 @@ pub(crate) struct ThreadBuffer {
 impl ThreadBuffer {
     /// Gives exported records' blocks back to the thread that allocated them; dropped (freed
     /// here) if that thread has enough spare blocks.
-    pub(crate) fn recycle(&self, blocks: Blocks) {
+    pub(crate) fn recycle(&self, mut blocks: Blocks) {
+        blocks.truncate(SPARE_BATCH_BLOCKS);
         if !blocks.is_empty() {
             let _ = self.spare.push(blocks);
         }
