@@ -511,27 +511,32 @@ impl<E: SpanExporter> Worker<E> {
                 recorder.collect_if_requested();
             }
             self.take_queued(Instant::now() + self.settings.export_timeout);
-            match self.control.try_recv() {
-                Ok(Control::Flush(done)) => {
-                    let result =
-                        self.export_everything(Instant::now() + self.settings.export_timeout);
-                    let _ = done.send(result);
-                    next_export = Instant::now() + self.settings.scheduled_delay;
+            // Every pending request, not one per round: two flushes that arrive together leave
+            // one wake-up, and the second must not wait for the next scheduled export.
+            loop {
+                match self.control.try_recv() {
+                    Ok(Control::Flush(done)) => {
+                        let result =
+                            self.export_everything(Instant::now() + self.settings.export_timeout);
+                        let _ = done.send(result);
+                        next_export = Instant::now() + self.settings.scheduled_delay;
+                    }
+                    Ok(Control::Shutdown { deadline, done }) => {
+                        let result = self.export_everything(deadline);
+                        let remaining = deadline.saturating_duration_since(Instant::now());
+                        let shutdown = self.exporter.shutdown_with_timeout(remaining);
+                        let _ = done.send(result.and(shutdown));
+                        return;
+                    }
+                    Err(mpsc::TryRecvError::Disconnected) => {
+                        // The processor was dropped without a shutdown: export what is left.
+                        let _ =
+                            self.export_everything(Instant::now() + self.settings.export_timeout);
+                        let _ = self.exporter.shutdown();
+                        return;
+                    }
+                    Err(mpsc::TryRecvError::Empty) => break,
                 }
-                Ok(Control::Shutdown { deadline, done }) => {
-                    let result = self.export_everything(deadline);
-                    let remaining = deadline.saturating_duration_since(Instant::now());
-                    let shutdown = self.exporter.shutdown_with_timeout(remaining);
-                    let _ = done.send(result.and(shutdown));
-                    return;
-                }
-                Err(mpsc::TryRecvError::Disconnected) => {
-                    // The processor was dropped without a shutdown: export what is left.
-                    let _ = self.export_everything(Instant::now() + self.settings.export_timeout);
-                    let _ = self.exporter.shutdown();
-                    return;
-                }
-                Err(mpsc::TryRecvError::Empty) => {}
             }
             let now = Instant::now();
             if now >= next_export {

@@ -428,6 +428,26 @@ fn slow_collector(wire: Wire, protocol: &str) {
 }
 
 #[test]
+fn flushes_from_several_threads_at_once_all_complete() {
+    let receiver = Receiver::start(Wire::Grpc);
+    let endpoint = receiver.endpoint();
+    // Nothing is exported on a schedule during the test: each span reaches the collector
+    // through a flush, and a flush left waiting would miss its 2 s timeout.
+    let mut driver = driver(&[
+        ("T4DM_OTEL_ENABLED", "true"),
+        ("T4DM_OTEL_ENDPOINT", endpoint.as_str()),
+        ("T4DM_OTEL_PROTOCOL", "grpc"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "3600000"),
+        ("OTEL_BSP_EXPORT_TIMEOUT", "2000"),
+    ]);
+    assert_eq!(driver.answer("flush-together 4"), "ok flush-together");
+    let spans = receiver.wait_for_spans(4, ARRIVAL_LIMIT);
+    assert_eq!(count_named(&spans, "together"), 4);
+    let (shutdown, _) = driver.shutdown();
+    assert!(shutdown.starts_with("ok shutdown"), "{shutdown}");
+}
+
+#[test]
 fn grpc_collector_slower_than_the_timeout() {
     slow_collector(Wire::Grpc, "grpc");
 }
