@@ -59,6 +59,36 @@ fn lookup(key: &str) -> Result<u32, NotFound> {
 #[traced(name = name.to_owned(), attrs(index))]
 fn burst_span(name: &str, index: u64) {}
 
+/// Threads that each end a span and flush at the same moment: `ok` when every flush completed.
+fn flush_together(threads: usize) -> String {
+    let start = std::sync::Barrier::new(threads);
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let flushes: Vec<_> = (0..threads)
+            .map(|index| {
+                let start = &start;
+                scope.spawn(move || {
+                    burst_span("together", index as u64);
+                    start.wait();
+                    flush_tracing()
+                })
+            })
+            .collect();
+        flushes
+            .into_iter()
+            .filter_map(|flush| match flush.join() {
+                Ok(Ok(())) => None,
+                Ok(Err(error)) => Some(error.to_string()),
+                Err(_) => Some("a flushing thread panicked".to_owned()),
+            })
+            .collect()
+    });
+    if failures.is_empty() {
+        "ok flush-together".to_owned()
+    } else {
+        format!("error flush-together {}", failures.join("; "))
+    }
+}
+
 fn trace_id_text() -> String {
     current_trace_id()
         .map(|id| id.to_string())
@@ -234,36 +264,7 @@ fn serve_commands() {
                 }
                 format!("ok burst {name}")
             }
-            ["flush-together", threads] => {
-                // Threads that each end a span and flush at the same moment.
-                let threads: usize = threads.parse().unwrap_or(0);
-                let start = std::sync::Barrier::new(threads);
-                let failures: Vec<String> = std::thread::scope(|scope| {
-                    let flushes: Vec<_> = (0..threads)
-                        .map(|index| {
-                            let start = &start;
-                            scope.spawn(move || {
-                                burst_span("together", index as u64);
-                                start.wait();
-                                flush_tracing()
-                            })
-                        })
-                        .collect();
-                    flushes
-                        .into_iter()
-                        .filter_map(|flush| match flush.join() {
-                            Ok(Ok(())) => None,
-                            Ok(Err(error)) => Some(error.to_string()),
-                            Err(_) => Some("a flushing thread panicked".to_owned()),
-                        })
-                        .collect()
-                });
-                if failures.is_empty() {
-                    "ok flush-together".to_owned()
-                } else {
-                    format!("error flush-together {}", failures.join("; "))
-                }
-            }
+            ["flush-together", threads] => flush_together(threads.parse().unwrap_or(0)),
             ["flush"] => match flush_tracing() {
                 Ok(()) => "ok flush".to_owned(),
                 Err(error) => format!("error flush {error}"),
