@@ -29,6 +29,8 @@ pub(crate) struct TracingRuntime {
     pipelines: Vec<Arc<Pipeline>>,
     shutdown_timeout: Duration,
     shut_down: AtomicBool,
+    /// Span metrics, when on.
+    metrics: Option<crate::metrics::MetricsRuntime>,
 }
 
 /// Whether tracing is on: one relaxed atomic load.
@@ -127,21 +129,29 @@ pub fn shutdown_tracing() -> Result<(), ExportError> {
         return Ok(());
     }
     ENABLED.store(false, Ordering::Release);
+    let deadline = std::time::Instant::now() + runtime.shutdown_timeout;
+    let metrics = runtime
+        .metrics
+        .as_ref()
+        .map(|metrics| metrics.begin_shutdown(deadline));
     // Every pipeline exports its last spans at the same time, against one deadline.
     let outcome = crate::pipeline::shutdown_all(&runtime.pipelines, runtime.shutdown_timeout);
+    let metrics_outcome = metrics.map_or(Ok(()), crate::metrics::MetricsShutdown::finish);
     if let Some(provider) = &runtime.provider {
         // The pipelines are closed already; this marks the provider shut down, so spans that
         // end from now on are not started or recorded.
         let _ = provider.shutdown_with_timeout(Duration::ZERO);
     }
-    outcome.map_err(|error| {
-        let dropped = runtime
-            .pipelines
-            .iter()
-            .map(|pipeline| pipeline.counters().snapshot().dropped)
-            .sum();
-        ExportError::from_sdk(error, dropped)
-    })
+    outcome
+        .map_err(|error| {
+            let dropped = runtime
+                .pipelines
+                .iter()
+                .map(|pipeline| pipeline.counters().snapshot().dropped)
+                .sum();
+            ExportError::from_sdk(error, dropped)
+        })
+        .and(metrics_outcome)
 }
 
 /// Exports every span queued so far, waiting at most each exporter's export timeout
@@ -165,6 +175,12 @@ pub fn flush_tracing() -> Result<(), ExportError> {
                 pipeline.counters().snapshot().queued,
             ));
         }
+    }
+    if let Some(metrics) = &runtime.metrics
+        && let Err(error) = metrics.flush()
+        && outcome.is_ok()
+    {
+        outcome = Err(error);
     }
     outcome
 }
@@ -277,6 +293,13 @@ pub fn tracing_stats() -> TracingStats {
 
 fn build_runtime(config: &TracingConfig) -> Result<TracingRuntime, InitError> {
     let resource = build_resource(config);
+    // First: a Prometheus address in use fails initialisation before any thread starts.
+    let metrics = crate::metrics::start(
+        &config.metrics,
+        &resource,
+        &config.service_name,
+        config.console,
+    )?;
     let mut pipelines = Vec::new();
     if config.console {
         // A console is read by a person waiting for it: draw traces promptly.
@@ -314,6 +337,7 @@ fn build_runtime(config: &TracingConfig) -> Result<TracingRuntime, InitError> {
         pipelines,
         shutdown_timeout: config.shutdown_timeout,
         shut_down: AtomicBool::new(false),
+        metrics,
     })
 }
 
@@ -329,6 +353,7 @@ fn disabled_runtime(config: &TracingConfig) -> TracingRuntime {
             pipelines: Vec::new(),
             shutdown_timeout: config.shutdown_timeout,
             shut_down: AtomicBool::new(false),
+            metrics: None,
         }
     }
     #[cfg(not(feature = "testing"))]
@@ -338,6 +363,7 @@ fn disabled_runtime(config: &TracingConfig) -> TracingRuntime {
         pipelines: Vec::new(),
         shutdown_timeout: config.shutdown_timeout,
         shut_down: AtomicBool::new(false),
+        metrics: None,
     }
 }
 
@@ -359,6 +385,7 @@ pub(crate) fn install_capture_runtime() {
         pipelines: Vec::new(),
         shutdown_timeout: crate::config::SHUTDOWN_TIMEOUT_DEFAULT,
         shut_down: AtomicBool::new(false),
+        metrics: None,
     };
     crate::panic::install_hook();
     if RUNTIME.set(runtime).is_ok() {

@@ -2,6 +2,8 @@
 
 use crate::error_info::ErrorInfo;
 use crate::init as state;
+use crate::metrics::SpanMeter;
+use crate::metrics::hook::end_span;
 use crate::value::SpanValue;
 use opentelemetry::trace::{
     SpanBuilder, SpanContext, SpanId, SpanKind, SpanRef, TraceContextExt, Tracer as _,
@@ -92,10 +94,13 @@ impl SpanStart {
         self.kind = kind;
     }
 
-    /// Starts the span and returns the context carrying it, or `None` when tracing has no tracer.
-    pub(crate) fn start(self) -> Option<Context> {
+    /// Starts the span and returns the context carrying it (and its meter when span metrics are
+    /// on), or `None` when tracing has no tracer.
+    pub(crate) fn start(self) -> Option<(Context, Option<SpanMeter>)> {
         let tracer = state::tracer()?;
+        let meter = SpanMeter::start(&self.name, &self.kind);
         let mut builder = SpanBuilder::from_name(self.name).with_kind(self.kind);
+        builder.start_time = meter.as_ref().map(SpanMeter::start_time);
         // Moved in even when empty: the SDK takes an empty vector as no attributes, and nothing
         // is left here to drop.
         builder.attributes = Some(self.attributes);
@@ -104,10 +109,11 @@ impl SpanStart {
             parent.with_span(span)
         };
         // The current context is read in place rather than cloned: one clone fewer per span.
-        Some(match &self.parent {
+        let cx = match &self.parent {
             Some(parent) => start_in(parent),
             None => Context::map_current(start_in),
-        })
+        };
+        Some((cx, meter))
     }
 }
 
@@ -169,16 +175,21 @@ pub(crate) struct ActiveSpan {
     // its context), so it needs no drop glue of its own, and a disabled future's state drops
     // with one compare instead of a call.
     cx: std::mem::ManuallyDrop<Context>,
+    meter: std::mem::ManuallyDrop<Option<SpanMeter>>,
 }
 
 impl ActiveSpan {
     pub(crate) fn start(pending: PendingSpan) -> Option<ActiveSpan> {
-        pending.0?.start().map(ActiveSpan::new)
+        pending
+            .0?
+            .start()
+            .map(|(cx, meter)| ActiveSpan::new(cx, meter))
     }
 
-    fn new(cx: Context) -> Self {
+    fn new(cx: Context, meter: Option<SpanMeter>) -> Self {
         ActiveSpan {
             cx: std::mem::ManuallyDrop::new(cx),
+            meter: std::mem::ManuallyDrop::new(meter),
         }
     }
 
@@ -186,9 +197,12 @@ impl ActiveSpan {
         &self.cx
     }
 
-    /// The span's context, for attaching.
-    fn into_context(self) -> Context {
-        std::mem::ManuallyDrop::into_inner(self.cx)
+    /// The span's context, for attaching, and its meter.
+    fn into_parts(self) -> (Context, Option<SpanMeter>) {
+        (
+            std::mem::ManuallyDrop::into_inner(self.cx),
+            std::mem::ManuallyDrop::into_inner(self.meter),
+        )
     }
 
     fn span_id(&self) -> SpanId {
@@ -196,14 +210,15 @@ impl ActiveSpan {
     }
 
     pub(crate) fn end(self) {
-        self.into_context().span().end();
+        let (cx, meter) = self.into_parts();
+        end_span(&cx.span(), meter, false);
     }
 
     pub(crate) fn end_with_error(self, info: &ErrorInfo) {
-        let cx = self.into_context();
+        let (cx, meter) = self.into_parts();
         let span = cx.span();
         info.record_on(&span);
-        span.end();
+        end_span(&span, meter, true);
     }
 
     /// Ends the span as failed by the panic unwinding through it.
@@ -212,10 +227,10 @@ impl ActiveSpan {
     }
 
     pub(crate) fn end_cancelled(self) {
-        let cx = self.into_context();
+        let (cx, meter) = self.into_parts();
         let span = cx.span();
         span.set_attribute(KeyValue::new("t4dm.cancelled", true));
-        span.end();
+        end_span(&span, meter, false);
     }
 }
 
@@ -224,7 +239,7 @@ impl ActiveSpan {
 pub fn run<R>(span: PendingSpan, body: impl FnOnce() -> R) -> R {
     match span.0 {
         None => body(),
-        Some(start) => run_traced(start, body, |_, span| span.end()),
+        Some(start) => run_traced(start, body, |_, _| false),
     }
 }
 
@@ -244,8 +259,9 @@ pub fn run_result<T, E>(
         Some(start) => run_traced(start, body, |result, span| {
             if let Err(error) = result {
                 describe(error).record_on(span);
+                return true;
             }
-            span.end();
+            false
         }),
     }
 }
@@ -253,7 +269,7 @@ pub fn run_result<T, E>(
 fn run_traced<R>(
     start: SpanStart,
     body: impl FnOnce() -> R,
-    finish: impl FnOnce(&R, &SpanRef<'_>),
+    finish: impl FnOnce(&R, &SpanRef<'_>) -> bool,
 ) -> R {
     let Some(active) = ActiveSpan::start(PendingSpan(Some(start))) else {
         return body();
@@ -261,11 +277,15 @@ fn run_traced<R>(
     let span_id = active.span_id();
     // The context is attached itself, not a clone (two atomic operations fewer per call); the
     // span is then ended through the current context, found by its id.
-    let attached = active.into_context().attach();
-    let armed = EndCurrentOnUnwind(Some(span_id));
+    let (cx, meter) = active.into_parts();
+    let attached = cx.attach();
+    let armed = EndCurrentOnUnwind(Some((span_id, meter)));
     let value = body();
-    armed.disarm();
-    with_current_span(span_id, |span| finish(&value, span));
+    let meter = armed.disarm();
+    with_current_span(span_id, |span| {
+        let is_error = finish(&value, span);
+        end_span(span, meter, is_error);
+    });
     drop(attached);
     value
 }
@@ -286,20 +306,21 @@ fn with_current_span(span_id: SpanId, f: impl FnOnce(&SpanRef<'_>)) {
 /// only unwinding does: the body returned normally if the guard was disarmed. Guards, not
 /// `catch_unwind`, cost nothing on the normal path; the panic hook in `crate::panic` supplies
 /// the message.
-struct EndCurrentOnUnwind(Option<SpanId>);
+struct EndCurrentOnUnwind(Option<(SpanId, Option<SpanMeter>)>);
 
 impl EndCurrentOnUnwind {
-    fn disarm(mut self) {
-        self.0 = None;
+    /// Disarms the guard and hands back the span's meter.
+    fn disarm(mut self) -> Option<SpanMeter> {
+        self.0.take().and_then(|(_, meter)| meter)
     }
 }
 
 impl Drop for EndCurrentOnUnwind {
     fn drop(&mut self) {
-        if let Some(span_id) = self.0.take() {
+        if let Some((span_id, meter)) = self.0.take() {
             with_current_span(span_id, |span| {
                 ErrorInfo::panic().record_on(span);
-                span.end();
+                end_span(span, meter, true);
             });
         }
     }
@@ -338,8 +359,9 @@ impl Drop for EnteredSpan {
 
 /// How a future's output is recorded when it completes.
 pub trait RecordOutput<T> {
-    /// Records what `output` says about the call on the span, and ends it.
-    fn finish(self, output: &T, span: &SpanRef<'_>);
+    /// Records what `output` says about the call on the span, and says whether it failed; the
+    /// caller ends the span.
+    fn finish(self, output: &T, span: &SpanRef<'_>) -> bool;
 }
 
 /// Ends the span without looking at the output.
@@ -347,8 +369,8 @@ pub trait RecordOutput<T> {
 pub struct IgnoreOutput;
 
 impl<T> RecordOutput<T> for IgnoreOutput {
-    fn finish(self, _output: &T, span: &SpanRef<'_>) {
-        span.end();
+    fn finish(self, _output: &T, _span: &SpanRef<'_>) -> bool {
+        false
     }
 }
 
@@ -357,11 +379,12 @@ impl<T> RecordOutput<T> for IgnoreOutput {
 pub struct RecordErr<D>(D);
 
 impl<T, E, D: FnOnce(&E) -> ErrorInfo> RecordOutput<Result<T, E>> for RecordErr<D> {
-    fn finish(self, output: &Result<T, E>, span: &SpanRef<'_>) {
+    fn finish(self, output: &Result<T, E>, span: &SpanRef<'_>) -> bool {
         if let Err(error) = output {
             (self.0)(error).record_on(span);
+            return true;
         }
-        span.end();
+        false
     }
 }
 
@@ -520,23 +543,27 @@ fn poll_in_span<F: Future, R: RecordOutput<F::Output>>(
     // completes in one poll (most do) takes two atomic operations fewer; one that waits takes
     // its context back from the current one.
     let span_id = active.span_id();
-    let attached = active.into_context().attach();
-    let armed = EndCurrentOnUnwind(Some(span_id));
+    let (span_cx, meter) = active.into_parts();
+    let attached = span_cx.attach();
+    let armed = EndCurrentOnUnwind(Some((span_id, meter)));
     let poll = inner.as_mut().poll(cx);
-    armed.disarm();
+    let meter = armed.disarm();
     match poll {
         Poll::Pending => {
             let context = Context::map_current(|current| {
                 (current.span().span_context().span_id() == span_id).then(|| current.clone())
             });
             if let Some(cx) = context {
-                *span = FutureSpan::Running(ActiveSpan::new(cx), record);
+                *span = FutureSpan::Running(ActiveSpan::new(cx, meter), record);
             }
             drop(attached);
             Poll::Pending
         }
         Poll::Ready(output) => {
-            with_current_span(span_id, |current| record.finish(&output, current));
+            with_current_span(span_id, |current| {
+                let is_error = record.finish(&output, current);
+                end_span(current, meter, is_error);
+            });
             drop(attached);
             Poll::Ready(output)
         }

@@ -72,6 +72,7 @@ mod error_info;
 mod exporter;
 mod init;
 mod instrument;
+mod metrics;
 mod panic;
 mod pipeline;
 mod propagation;
@@ -109,6 +110,14 @@ pub use init::{
     tracer_provider, tracing_stats,
 };
 pub use instrument::{EnteredSpan, ParentContext, TracedFuture};
+pub use metrics::{
+    ExemplarFilter, MetricsSettings, OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE,
+    OTEL_EXPORTER_OTLP_METRICS_COMPRESSION, OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
+    OTEL_EXPORTER_OTLP_METRICS_HEADERS, OTEL_EXPORTER_OTLP_METRICS_PROTOCOL,
+    OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, OTEL_EXPORTER_OTLP_METRICS_TIMEOUT,
+    OTEL_METRIC_EXPORT_INTERVAL, OTEL_METRIC_EXPORT_INTERVAL_DEFAULT, OTEL_METRIC_EXPORT_TIMEOUT,
+    OTEL_METRICS_EXEMPLAR_FILTER, T4DM_OTEL_METRICS, T4DM_OTEL_PROMETHEUS_ADDR, Temporality,
+};
 pub use propagation::{
     ExtractCarrier, InjectCarrier, OTEL_PROPAGATORS, OTEL_PROPAGATORS_DEFAULT, PropagationError,
     Propagator, T4DM_OTEL_BAGGAGE_ATTRIBUTES, TRACE_FLAG_RANDOM, TraceFutureExt,

@@ -7,6 +7,8 @@ mod otlp;
 mod zipkin;
 
 pub use console::ConsoleExporter;
+#[cfg(all(feature = "otlp", feature = "metrics"))]
+pub(crate) use otlp::read_certificates;
 
 use crate::config::TracingConfig;
 use crate::error::InitError;
@@ -73,7 +75,7 @@ fn zipkin_pipeline(
 /// reqwest with rustls on ring and the webpki roots, as tonic's TLS uses: no OpenSSL and no
 /// aws-lc build.
 #[cfg(any(feature = "otlp", feature = "zipkin"))]
-fn http_client(
+pub(crate) fn http_client(
     exporter: &'static str,
     timeout: Option<std::time::Duration>,
     extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
