@@ -136,22 +136,24 @@ pub fn shutdown_tracing() -> Result<(), ExportError> {
         .map(|metrics| metrics.begin_shutdown(deadline));
     // Every pipeline exports its last spans at the same time, against one deadline.
     let outcome = crate::pipeline::shutdown_all(&runtime.pipelines, runtime.shutdown_timeout);
-    let metrics_outcome = metrics.map_or(Ok(()), crate::metrics::MetricsShutdown::finish);
+    // A collector that takes traces but not metrics must not fail the traces' shutdown: the
+    // metrics' outcome is counted in `tracing_stats().metrics` instead.
+    if let Some(metrics) = metrics {
+        metrics.finish();
+    }
     if let Some(provider) = &runtime.provider {
         // The pipelines are closed already; this marks the provider shut down, so spans that
         // end from now on are not started or recorded.
         let _ = provider.shutdown_with_timeout(Duration::ZERO);
     }
-    outcome
-        .map_err(|error| {
-            let dropped = runtime
-                .pipelines
-                .iter()
-                .map(|pipeline| pipeline.counters().snapshot().dropped)
-                .sum();
-            ExportError::from_sdk(error, dropped)
-        })
-        .and(metrics_outcome)
+    outcome.map_err(|error| {
+        let dropped = runtime
+            .pipelines
+            .iter()
+            .map(|pipeline| pipeline.counters().snapshot().dropped)
+            .sum();
+        ExportError::from_sdk(error, dropped)
+    })
 }
 
 /// Exports every span queued so far, waiting at most each exporter's export timeout
@@ -176,11 +178,9 @@ pub fn flush_tracing() -> Result<(), ExportError> {
             ));
         }
     }
-    if let Some(metrics) = &runtime.metrics
-        && let Err(error) = metrics.flush()
-        && outcome.is_ok()
-    {
-        outcome = Err(error);
+    // Counted in `tracing_stats().metrics`, not reported here (see `shutdown_tracing`).
+    if let Some(metrics) = &runtime.metrics {
+        metrics.flush();
     }
     outcome
 }
@@ -249,6 +249,8 @@ pub struct ExporterStats {
 pub struct TracingStats {
     /// One entry per configured exporter.
     pub exporters: Vec<ExporterStats>,
+    /// The span metrics' OTLP exports, when span metrics are on.
+    pub metrics: Option<crate::metrics::MetricsStats>,
 }
 
 impl TracingStats {
@@ -288,6 +290,10 @@ pub fn tracing_stats() -> TracingStats {
                 }
             })
             .collect(),
+        metrics: runtime
+            .metrics
+            .as_ref()
+            .map(crate::metrics::MetricsRuntime::stats),
     }
 }
 

@@ -206,7 +206,7 @@ fn check_mix(collector: &Collector) {
 fn exact_counts_histograms_and_exemplars_over_grpc() {
     let collector = Collector::start(CollectorWire::Grpc);
     let endpoint = collector.endpoint();
-    run_driver(
+    let run = run_driver(
         &[
             ("T4DM_OTEL_ENDPOINT", &endpoint),
             ("T4DM_OTEL_SERVICE_NAME", "metrics-test"),
@@ -215,6 +215,12 @@ fn exact_counts_histograms_and_exemplars_over_grpc() {
         &["mix"],
     );
     check_mix(&collector);
+    assert!(
+        run.stdout
+            .contains("metrics exports=1 failures=0\nok shutdown"),
+        "{}",
+        run.stdout
+    );
     let requests = collector.metric_requests();
     assert_eq!(
         requests[0].0.get("x-tenant").map(String::as_str),
@@ -389,6 +395,22 @@ fn delta_temporality_and_periodic_exports() {
         30 + 12 + 4 + 2 + 6,
         "the deltas add up to every call"
     );
+}
+
+#[test]
+fn a_collector_without_metrics_fails_only_the_metrics_exports() {
+    // A trace-only receiver (as Jaeger's OTLP port is) answers the metrics export
+    // `Unimplemented`: counted in `tracing_stats().metrics`, never a failed trace shutdown.
+    let receiver =
+        t4dm_trace_tests::receiver::Receiver::start(t4dm_trace_tests::receiver::Wire::Grpc);
+    let run = run_driver(&[("T4DM_OTEL_ENDPOINT", &receiver.endpoint())], &["mix"]);
+    assert!(
+        run.stdout
+            .contains("metrics exports=0 failures=1\nok shutdown"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(receiver.spans().len(), 30 + 12 + 4 + 2 + 6);
 }
 
 #[test]

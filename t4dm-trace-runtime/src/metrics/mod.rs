@@ -42,7 +42,7 @@ pub use config::{
 pub(crate) use config::{TraceSide, resolve as resolve_settings};
 pub(crate) use hook::SpanMeter;
 
-use crate::error::{ExportError, InitError};
+use crate::error::InitError;
 use opentelemetry::trace::{SpanId, SpanKind, TraceId};
 use opentelemetry_sdk::Resource;
 use registry::{ExemplarSpan, Store};
@@ -131,6 +131,19 @@ pub(crate) fn record_span_end(
     );
 }
 
+/// What happened to the span metrics' OTLP exports.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MetricsStats {
+    /// Exports the collector accepted.
+    pub exports: u64,
+    /// Exports that failed or timed out (a collector that takes traces but not metrics fails
+    /// every one).
+    pub export_failures: u64,
+    /// The last failure's message, if any.
+    pub last_error: Option<String>,
+}
+
 /// The metrics' sinks, owned by the tracing runtime.
 #[derive(Debug)]
 pub(crate) struct MetricsRuntime {
@@ -197,13 +210,21 @@ pub(crate) fn start(
 }
 
 impl MetricsRuntime {
-    /// Exports the metrics now.
-    pub(crate) fn flush(&self) -> Result<(), ExportError> {
+    /// Exports the metrics now and waits for the outcome, which is counted in [`Self::stats`].
+    pub(crate) fn flush(&self) {
         #[cfg(all(feature = "metrics", feature = "otlp"))]
         if let Some(otlp) = &self.otlp {
-            return otlp.flush();
+            otlp.flush();
         }
-        Ok(())
+    }
+
+    /// The OTLP metrics exports so far.
+    pub(crate) fn stats(&self) -> MetricsStats {
+        #[cfg(all(feature = "metrics", feature = "otlp"))]
+        if let Some(otlp) = &self.otlp {
+            return otlp.stats();
+        }
+        MetricsStats::default()
     }
 
     /// Stops recording and asks for the last export by `deadline`; [`MetricsShutdown::finish`]
@@ -235,15 +256,16 @@ pub(crate) struct MetricsShutdown<'a> {
 }
 
 impl MetricsShutdown<'_> {
-    /// Waits for the last export, stops the scrape endpoint and prints the console summary.
-    pub(crate) fn finish(self) -> Result<(), ExportError> {
+    /// Waits for the last export (its outcome is counted in [`MetricsRuntime::stats`]), stops
+    /// the scrape endpoint and prints the console summary.
+    pub(crate) fn finish(self) {
         let Some(runtime) = self.runtime else {
-            return Ok(());
+            return;
         };
         #[cfg(all(feature = "metrics", feature = "otlp"))]
-        let outcome = self.otlp.map_or(Ok(()), otlp::ShutdownWaiter::wait);
-        #[cfg(not(all(feature = "metrics", feature = "otlp")))]
-        let outcome = Ok(());
+        if let Some(waiter) = self.otlp {
+            waiter.wait();
+        }
         #[cfg(feature = "prometheus")]
         if let Some(server) = &runtime.prometheus {
             server.stop();
@@ -257,7 +279,6 @@ impl MetricsShutdown<'_> {
                 let _ = std::io::stderr().lock().write_all(table.as_bytes());
             }
         }
-        outcome
     }
 }
 
@@ -270,3 +291,34 @@ fn remaining(deadline: Instant) -> Duration {
 
 #[cfg(test)]
 mod tests;
+
+/// For the benchmarks only (`benches/span_metrics.rs`), through `__private`: not public API.
+pub mod bench {
+    use opentelemetry::trace::{SpanId, SpanKind, TraceId};
+    use std::sync::atomic::Ordering;
+
+    /// Turns recording on or off after `init_tracing` started span metrics; off is the state
+    /// `T4DM_OTEL_METRICS=false` leaves a span in (one load and a branch).
+    pub fn set_enabled(on: bool) {
+        if super::STATE.get().is_some() {
+            super::ON.store(on, Ordering::Release);
+        }
+    }
+
+    /// The metric update of one internal span that ended, as the end of a span makes it.
+    #[inline]
+    pub fn record_span_end(name: &str, duration_nanos: u64, sampled: bool) {
+        super::record_span_end(
+            name,
+            &SpanKind::Internal,
+            false,
+            duration_nanos,
+            Some(super::SpanIds {
+                trace_id: TraceId::from_bytes([7; 16]),
+                span_id: SpanId::from_bytes([9; 8]),
+                sampled,
+                end_unix_nanos: 1_700_000_000_000_000_000,
+            }),
+        );
+    }
+}

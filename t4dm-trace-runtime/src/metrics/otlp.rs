@@ -23,7 +23,8 @@ use opentelemetry_proto::tonic::metrics::v1::{
 use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 use opentelemetry_sdk::Resource;
 use std::collections::HashMap;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 enum Control {
@@ -39,6 +40,15 @@ enum Control {
 pub(crate) struct ExportThread {
     control: mpsc::Sender<Control>,
     timeout: Duration,
+    counters: Arc<Counters>,
+}
+
+/// Export outcomes, written by the export thread.
+#[derive(Debug, Default)]
+struct Counters {
+    exports: AtomicU64,
+    failures: AtomicU64,
+    last_error: Mutex<Option<String>>,
 }
 
 impl ExportThread {
@@ -71,7 +81,9 @@ impl ExportThread {
             previous_unix_nanos: unix_nanos(SystemTime::now()),
         };
         let (control, requests) = mpsc::channel();
+        let counters = Arc::new(Counters::default());
         let worker = Worker {
+            counters: Arc::clone(&counters),
             runtime,
             sender,
             encoder,
@@ -86,22 +98,29 @@ impl ExportThread {
         Ok(ExportThread {
             control,
             timeout: otlp.timeout,
+            counters,
         })
     }
 
-    /// Exports now and waits for the outcome (at most the export timeout and a little).
-    pub(crate) fn flush(&self) -> Result<(), ExportError> {
+    /// Exports now and waits for it (at most the export timeout and a little).
+    pub(crate) fn flush(&self) {
         let (done, outcome) = mpsc::sync_channel(1);
-        if self.control.send(Control::Flush(done)).is_err() {
-            return Ok(());
+        if self.control.send(Control::Flush(done)).is_ok() {
+            let _ = outcome.recv_timeout(self.timeout + Duration::from_secs(1));
         }
-        let wait = self.timeout + Duration::from_secs(1);
-        outcome
-            .recv_timeout(wait)
-            .unwrap_or(Err(ExportError::Timeout {
-                timeout: wait,
-                pending: 0,
-            }))
+    }
+
+    pub(crate) fn stats(&self) -> super::MetricsStats {
+        super::MetricsStats {
+            exports: self.counters.exports.load(Ordering::Relaxed),
+            export_failures: self.counters.failures.load(Ordering::Relaxed),
+            last_error: self
+                .counters
+                .last_error
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+        }
     }
 
     /// Asks for the last export by `deadline`; the returned waiter gives the outcome.
@@ -126,21 +145,15 @@ pub(crate) struct ShutdownWaiter {
 }
 
 impl ShutdownWaiter {
-    pub(crate) fn wait(self) -> Result<(), ExportError> {
-        let Some(outcome) = self.outcome else {
-            return Ok(());
-        };
-        let wait = super::remaining(self.deadline);
-        outcome
-            .recv_timeout(wait)
-            .unwrap_or(Err(ExportError::Timeout {
-                timeout: wait,
-                pending: 0,
-            }))
+    pub(crate) fn wait(self) {
+        if let Some(outcome) = self.outcome {
+            let _ = outcome.recv_timeout(super::remaining(self.deadline));
+        }
     }
 }
 
 struct Worker {
+    counters: Arc<Counters>,
     runtime: tokio::runtime::Runtime,
     sender: Sender,
     encoder: Encoder,
@@ -179,7 +192,7 @@ impl Worker {
         };
         let timeout = super::remaining(deadline).min(self.timeout);
         let sender = &mut self.sender;
-        self.runtime.block_on(async {
+        let outcome = self.runtime.block_on(async {
             match tokio::time::timeout(timeout, sender.send(request)).await {
                 Ok(outcome) => outcome,
                 Err(_) => Err(ExportError::Timeout {
@@ -187,7 +200,21 @@ impl Worker {
                     pending: 0,
                 }),
             }
-        })
+        });
+        match &outcome {
+            Ok(()) => {
+                self.counters.exports.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(error) => {
+                self.counters.failures.fetch_add(1, Ordering::Relaxed);
+                *self
+                    .counters
+                    .last_error
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(error.to_string());
+            }
+        }
+        outcome
     }
 }
 

@@ -7,12 +7,15 @@
 //! - `names COUNT`: COUNT spans with distinct dynamic names; prints `rss EARLY LATE` (bytes)
 //! - `serve`: a few spans, then `ready`, then waits for a line on stdin before shutting down
 //!
-//! Every scenario ends with `ok shutdown` or `error shutdown MESSAGE`; a failed initialisation
+//! Every scenario ends with `metrics exports=N failures=N` (when span metrics are on) and
+//! `ok shutdown` or `error shutdown MESSAGE`; a failed initialisation
 //! prints `error init MESSAGE`.
 
 use std::io::{BufRead, Write};
 use std::time::Duration;
-use t4dm_trace_runtime::{TracingConfig, init_tracing, shutdown_tracing, trace_span, traced};
+use t4dm_trace_runtime::{
+    TracingConfig, init_tracing, shutdown_tracing, trace_span, traced, tracing_stats,
+};
 
 #[derive(Debug, thiserror::Error)]
 #[error("not found")]
@@ -128,7 +131,14 @@ fn main() {
         }
         other => println!("error unknown scenario {other:?}"),
     }
-    match shutdown_tracing() {
+    let outcome = shutdown_tracing();
+    if let Some(metrics) = tracing_stats().metrics {
+        println!(
+            "metrics exports={} failures={}",
+            metrics.exports, metrics.export_failures
+        );
+    }
+    match outcome {
         Ok(()) => println!("ok shutdown"),
         Err(error) => println!("error shutdown {error}"),
     }
