@@ -48,6 +48,10 @@ fn update(c: &mut Criterion) {
     group.bench_function("unsampled span", |b| {
         b.iter(|| span_metrics::record_span_end(black_box("bench.update"), 1_500_000, false));
     });
+    let dynamic = String::from("bench.update.dynamic");
+    group.bench_function("sampled span, dynamic name", |b| {
+        b.iter(|| span_metrics::record_span_end_dynamic(black_box(&dynamic), 1_500_000, true));
+    });
     group.bench_function("two threads at once, same series (per call)", |b| {
         b.iter_custom(|iterations| {
             let start = Instant::now();

@@ -52,6 +52,9 @@
 //! | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,..` resource attributes | none |
 //! | `OTEL_PROPAGATORS` | `tracecontext`, `baggage` and/or `none`: what [`inject_context`] and [`extract_context`] use | `tracecontext,baggage` |
 //! | `T4DM_OTEL_BAGGAGE_ATTRIBUTES` | baggage keys copied onto span attributes, e.g. `user.id,session.id` | none |
+//! | `T4DM_OTEL_METRICS` | `false` turns span metrics off | on with OTLP, the console or Prometheus |
+//! | `T4DM_OTEL_PROMETHEUS_ADDR` | serve span metrics at `GET /metrics` here, e.g. `127.0.0.1:9464` | none |
+//! | `OTEL_METRICS_EXEMPLAR_FILTER` | `trace_based`, `always_on` or `always_off` | `trace_based` |
 //!
 //! The README lists every `OTEL_*` variable honoured.
 //!
@@ -59,6 +62,12 @@
 //!
 //! - `otlp` (default): OTLP export over gRPC and HTTP.
 //! - `zipkin`: Zipkin export.
+//! - `metrics` (default): span metrics, a call counter and a duration histogram with
+//!   exemplars for every span that ends (sampled or not), named as the OpenTelemetry
+//!   Collector's `spanmetrics` connector names them; sent over OTLP (with `otlp`) and summed up
+//!   by the console at shutdown.
+//! - `prometheus` (default): the span metrics at `GET /metrics` (`T4DM_OTEL_PROMETHEUS_ADDR`),
+//!   in the `OpenMetrics` text format with exemplars, or the classic one.
 //! - `testing`: `testing::capture`, the spans a closure finished, for tests.
 //! - `http` (default): [`inject_context`] and [`extract_context`] on `http::HeaderMap`.
 //! - `mcp`: [`inject_context`] and [`extract_context`] on MCP's `params._meta`

@@ -114,6 +114,18 @@ fn duration_nanos(span: &Span) -> u64 {
     span.end_time_unix_nano - span.start_time_unix_nano
 }
 
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "test durations are far below 2^52 ns"
+)]
+fn millis(nanos: u64) -> f64 {
+    nanos as f64 / 1e6
+}
+
+fn as_i64(count: impl TryInto<i64>) -> i64 {
+    count.try_into().unwrap_or(i64::MAX)
+}
+
 /// Everything the mix scenario must show, whatever the transport.
 fn check_mix(collector: &Collector) {
     let spans = collector.spans();
@@ -154,27 +166,27 @@ fn check_mix(collector: &Collector) {
         );
         let spans = &by_series[&series];
         assert_eq!(
-            spans.len() as i64,
+            as_i64(spans.len()),
             expected_calls,
             "exported spans of {series:?}"
         );
         let histogram = &durations[&series];
-        assert_eq!(histogram.count as i64, expected_calls);
+        assert_eq!(as_i64(histogram.count), expected_calls);
         assert_eq!(histogram.explicit_bounds, BOUNDS_MS.to_vec());
         // The histogram holds exactly the exported spans' durations.
         let total_nanos: u64 = spans.iter().map(|span| duration_nanos(span)).sum();
         let sum = histogram.sum.unwrap();
         assert!(
-            (sum - total_nanos as f64 / 1e6).abs() < 1e-6,
+            (sum - millis(total_nanos)).abs() < 1e-6,
             "{series:?}: histogram sum {sum} ms, spans {total_nanos} ns"
         );
         let mut buckets = vec![0_u64; BOUNDS_MS.len() + 1];
         for span in spans {
-            buckets[bucket_of(duration_nanos(span) as f64 / 1e6)] += 1;
+            buckets[bucket_of(millis(duration_nanos(span)))] += 1;
         }
         assert_eq!(histogram.bucket_counts, buckets, "{series:?}");
         let max = spans.iter().map(|span| duration_nanos(span)).max().unwrap();
-        assert!((histogram.max.unwrap() - max as f64 / 1e6).abs() < 1e-9);
+        assert!((histogram.max.unwrap() - millis(max)).abs() < 1e-9);
         // Every exemplar is an exported span of this series, in the bucket it says.
         assert!(
             !histogram.exemplars.is_empty(),
@@ -196,7 +208,7 @@ fn check_mix(collector: &Collector) {
             else {
                 panic!("exemplar value is a double");
             };
-            assert!((value - duration_nanos(span) as f64 / 1e6).abs() < 1e-9);
+            assert!((value - millis(duration_nanos(span))).abs() < 1e-9);
             assert_eq!(exemplar.time_unix_nano, span.end_time_unix_nano);
         }
     }

@@ -57,7 +57,11 @@ impl SpanMeter {
         let duration = end
             .duration_since(self.start)
             .map_or(0, |duration| saturating_nanos(duration.as_nanos()));
-        super::record_span_end(&self.name, &self.kind, is_error, duration, ids);
+        let name = match &self.name {
+            Cow::Borrowed(name) => super::SpanName::Static(name),
+            Cow::Owned(name) => super::SpanName::Dynamic(name),
+        };
+        super::record_span_end(name, &self.kind, is_error, duration, ids);
     }
 }
 

@@ -45,6 +45,7 @@ pub(crate) use hook::SpanMeter;
 use crate::error::InitError;
 use opentelemetry::trace::{SpanId, SpanKind, TraceId};
 use opentelemetry_sdk::Resource;
+pub(crate) use registry::SpanName;
 use registry::{ExemplarSpan, Store};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -98,7 +99,7 @@ pub(crate) struct SpanIds {
 /// the series.
 #[inline]
 pub(crate) fn record_span_end(
-    name: &str,
+    name: SpanName<'_>,
     kind: &SpanKind,
     is_error: bool,
     duration_nanos: u64,
@@ -307,7 +308,18 @@ pub mod bench {
 
     /// The metric update of one internal span that ended, as the end of a span makes it.
     #[inline]
-    pub fn record_span_end(name: &str, duration_nanos: u64, sampled: bool) {
+    pub fn record_span_end(name: &'static str, duration_nanos: u64, sampled: bool) {
+        record(super::SpanName::Static(name), duration_nanos, sampled);
+    }
+
+    /// The same for a name known only by its content (a dynamic name).
+    #[inline]
+    pub fn record_span_end_dynamic(name: &str, duration_nanos: u64, sampled: bool) {
+        record(super::SpanName::Dynamic(name), duration_nanos, sampled);
+    }
+
+    #[inline]
+    fn record(name: super::SpanName<'_>, duration_nanos: u64, sampled: bool) {
         super::record_span_end(
             name,
             &SpanKind::Internal,

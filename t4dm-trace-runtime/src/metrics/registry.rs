@@ -474,13 +474,44 @@ impl Store {
     }
 }
 
+/// A span's name: a `&'static str` (a literal, almost always) is known by its address, which
+/// no other string can ever have, so it skips hashing; any other name is looked up by content.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SpanName<'a> {
+    Static(&'static str),
+    Dynamic(&'a str),
+}
+
+/// Entries of the per-thread cache of static names (a power of two).
+const STATIC_CACHE: usize = 64;
+
+/// A static name's cell, found by the name's address.
+struct StaticEntry {
+    addr: usize,
+    len: usize,
+    slot: usize,
+    cell: Arc<Cell>,
+}
+
 /// The calling thread's cells, by name.
-#[derive(Default)]
 struct Shard {
     cells: NameMap<[Option<Arc<Cell>>; SLOTS]>,
+    /// Static names by address, direct-mapped: a hit costs a few compares and no hashing.
+    statics: Box<[Option<StaticEntry>; STATIC_CACHE]>,
     overflow: Option<Arc<Cell>>,
     /// The store these cells belong to (a test may use several).
     store: usize,
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Shard {
+            cells: NameMap::default(),
+            statics: Box::new(std::array::from_fn(|_| None)),
+            overflow: None,
+            store: 0,
+        }
+    }
 }
 
 thread_local! {
@@ -492,27 +523,59 @@ impl Shard {
     fn record(
         &mut self,
         store: &'static Store,
-        name: &str,
+        name: SpanName<'_>,
         slot: usize,
         nanos: u64,
         exemplar: Option<&ExemplarSpan>,
     ) {
-        let store_id = std::ptr::from_ref(store) as usize;
+        let store_id = std::ptr::from_ref(store).addr();
         if self.store != store_id {
             *self = Shard {
                 store: store_id,
                 ..Shard::default()
             };
         }
-        if let Some(cell) = self
-            .cells
-            .get(name)
-            .and_then(|cells| cells[slot].as_deref())
-        {
-            cell.record(nanos, exemplar);
-            return;
+        match name {
+            SpanName::Static(name) => {
+                let addr = name.as_ptr().addr();
+                let index = ((addr >> 3) ^ (addr >> 11) ^ slot) & (STATIC_CACHE - 1);
+                if let Some(entry) = &self.statics[index]
+                    && entry.addr == addr
+                    && entry.len == name.len()
+                    && entry.slot == slot
+                {
+                    entry.cell.record(nanos, exemplar);
+                    return;
+                }
+                let cell = self.find(store, name, slot);
+                cell.record(nanos, exemplar);
+                self.statics[index] = Some(StaticEntry {
+                    addr,
+                    len: name.len(),
+                    slot,
+                    cell,
+                });
+            }
+            SpanName::Dynamic(name) => {
+                if let Some(cell) = self
+                    .cells
+                    .get(name)
+                    .and_then(|cells| cells[slot].as_deref())
+                {
+                    cell.record(nanos, exemplar);
+                    return;
+                }
+                self.miss(store, name, slot).record(nanos, exemplar);
+            }
         }
-        self.miss(store, name, slot).record(nanos, exemplar);
+    }
+
+    /// The cell of `name`, found or made (not the hot path: it clones the pointer).
+    fn find(&mut self, store: &'static Store, name: &str, slot: usize) -> Arc<Cell> {
+        if let Some(cell) = self.cells.get(name).and_then(|cells| cells[slot].as_ref()) {
+            return Arc::clone(cell);
+        }
+        self.miss(store, name, slot)
     }
 
     #[cold]
@@ -564,7 +627,7 @@ impl Shard {
 #[inline]
 pub(crate) fn record(
     store: &'static Store,
-    name: &str,
+    name: SpanName<'_>,
     kind: &SpanKind,
     is_error: bool,
     duration_nanos: u64,

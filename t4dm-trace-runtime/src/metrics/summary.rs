@@ -1,6 +1,7 @@
 //! The console exporter's summary at shutdown: one row per span name with calls, errors, p50,
-//! p95 and max duration. Percentiles are estimated from the histogram's buckets (linear within a
-//! bucket, capped at the largest duration seen); max is exact.
+//! p95 and max duration. Percentiles are estimated from the histogram's buckets as Prometheus's
+//! `histogram_quantile` does (linear within a bucket), narrowed by the smallest and largest
+//! durations seen; max is exact.
 
 use super::registry::{BOUNDS_MS, BUCKETS, SeriesKey, SeriesSnapshot, Totals};
 use std::collections::BTreeMap;

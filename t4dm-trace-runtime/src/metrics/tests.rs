@@ -2,6 +2,10 @@ use super::exposition::{self, Format};
 use super::registry::{self, ExemplarSpan, SeriesKey, StatusCode, Store};
 use opentelemetry::trace::{SpanId, SpanKind, TraceId};
 
+fn name(name: &str) -> registry::SpanName<'_> {
+    registry::SpanName::Dynamic(name)
+}
+
 fn store(limit: usize) -> &'static Store {
     Box::leak(Box::new(Store::new(limit)))
 }
@@ -29,7 +33,7 @@ fn counts_every_call_across_threads_by_name_kind_and_status() {
                 for i in 0..1000_u64 {
                     registry::record(
                         store,
-                        "work",
+                        name("work"),
                         &SpanKind::Server,
                         i % 10 == 0,
                         3_000_000,
@@ -59,7 +63,7 @@ fn counts_every_call_across_threads_by_name_kind_and_status() {
 fn bucket_bounds_are_inclusive_upper_bounds() {
     let store = store(10);
     for nanos in [0, 2_000_000, 2_000_001, 15_000_000_000, 15_000_000_001] {
-        registry::record(store, "b", &SpanKind::Internal, false, nanos, None);
+        registry::record(store, name("b"), &SpanKind::Internal, false, nanos, None);
     }
     let snapshot = store.collect();
     let totals = series(&snapshot, "b", StatusCode::Unset);
@@ -81,7 +85,7 @@ fn exemplars_keep_the_last_span_of_each_bucket() {
     };
     registry::record(
         store,
-        "e",
+        name("e"),
         &SpanKind::Client,
         false,
         1_000_000,
@@ -89,16 +93,16 @@ fn exemplars_keep_the_last_span_of_each_bucket() {
     );
     registry::record(
         store,
-        "e",
+        name("e"),
         &SpanKind::Client,
         false,
         1_500_000,
         Some(&span(2, 20)),
     );
-    registry::record(store, "e", &SpanKind::Client, false, 1_700_000, None);
+    registry::record(store, name("e"), &SpanKind::Client, false, 1_700_000, None);
     registry::record(
         store,
-        "e",
+        name("e"),
         &SpanKind::Client,
         false,
         70_000_000,
@@ -122,7 +126,7 @@ fn past_the_limit_spans_go_to_one_overflow_series() {
     for i in 0..50 {
         registry::record(
             store,
-            &format!("name-{i}"),
+            name(&format!("name-{i}")),
             &SpanKind::Internal,
             false,
             1,
@@ -131,7 +135,8 @@ fn past_the_limit_spans_go_to_one_overflow_series() {
     }
     // A registered name keeps its own series, also on a thread that first sees it now.
     std::thread::scope(|scope| {
-        scope.spawn(|| registry::record(store, "name-0", &SpanKind::Internal, false, 1, None));
+        scope
+            .spawn(|| registry::record(store, name("name-0"), &SpanKind::Internal, false, 1, None));
     });
     assert_eq!(store.series_count(), 5);
     let snapshot = store.collect();
@@ -156,7 +161,7 @@ fn exposition_formats() {
     };
     registry::record(
         store,
-        "say \"hi\"\n",
+        name("say \"hi\"\n"),
         &SpanKind::Server,
         true,
         5_000_000,
@@ -197,7 +202,7 @@ fn summary_rows_per_name() {
     for i in 0..100_u64 {
         registry::record(
             store,
-            "tool.call",
+            name("tool.call"),
             &SpanKind::Server,
             i < 3,
             (i + 1) * 100_000,
@@ -219,4 +224,45 @@ fn summary_rows_per_name() {
         p50 > 2.0 && p50 <= 6.0 && p95 >= p50 && p95 <= 10.0,
         "{row}"
     );
+}
+
+#[test]
+fn a_static_name_and_the_same_name_by_content_share_their_series() {
+    let store = store(10);
+    let owned = String::from("shared.name");
+    for _ in 0..3 {
+        registry::record(
+            store,
+            registry::SpanName::Static("shared.name"),
+            &SpanKind::Server,
+            false,
+            1,
+            None,
+        );
+        registry::record(store, name(&owned), &SpanKind::Server, false, 1, None);
+    }
+    // Many static names: the address cache evicts and refills without losing a count.
+    let names: Vec<&'static str> = (0..200)
+        .map(|i| &*Box::leak(format!("s{i}").into_boxed_str()))
+        .collect();
+    for _ in 0..2 {
+        for static_name in &names {
+            registry::record(
+                store,
+                registry::SpanName::Static(static_name),
+                &SpanKind::Internal,
+                false,
+                1,
+                None,
+            );
+        }
+    }
+    let snapshot = store.collect();
+    assert_eq!(series(&snapshot, "shared.name", StatusCode::Unset).calls, 6);
+    assert_eq!(series(&snapshot, "s0", StatusCode::Unset).calls, 2);
+    let overflow = snapshot
+        .iter()
+        .find(|s| s.key == SeriesKey::Overflow)
+        .unwrap();
+    assert_eq!(overflow.totals.calls, 2 * 191);
 }
