@@ -7,15 +7,21 @@
 //!
 //! Modes: `plain` (the floor: subtract it), `traced`, `traced2` (two attributes), `sdk`, `sdk2`,
 //! `async_plain`, `async_traced`, `async_sdk`; with tracing disabled: `disabled_plain` (an
-//! async floor), `disabled_async`, `disabled_sync`. `--separate-threads=yes` gives the caller's
-//! thread (`-01`) apart from the export thread.
+//! async floor), `disabled_async`, `disabled_sync`; with span metrics on (their sink a
+//! Prometheus endpoint on an ephemeral loopback port): `metrics_traced`, `metrics_traced2`.
+//! `--separate-threads=yes` gives the caller's thread (`-01`) apart from the export thread.
 
 fn main() {
     let mode = std::env::args().nth(1).unwrap_or_default();
+    let metrics = mode.starts_with("metrics_");
     let config = t4dm_trace_runtime::TracingConfig::builder()
         .with_enabled(!mode.starts_with("disabled"))
         .with_span_exporter("counting", t4dm_trace_benches::CountingExporter::default())
-        .build();
+        .from_lookup(|name| {
+            (metrics && name == "T4DM_OTEL_PROMETHEUS_ADDR").then(|| "127.0.0.1:0".to_owned())
+        })
+        .unwrap();
+    let mode = mode.trim_start_matches("metrics_").to_owned();
     std::mem::forget(t4dm_trace_runtime::init_tracing(config).unwrap());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()

@@ -46,13 +46,16 @@ impl SpanMeter {
         let end = SystemTime::now();
         span.end_with_timestamp(end);
         let context = span.span_context();
-        let ids = context.is_valid().then(|| super::SpanIds {
-            trace_id: context.trace_id(),
-            span_id: context.span_id(),
-            sampled: context.is_sampled(),
-            end_unix_nanos: end
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |since| saturating_nanos(since.as_nanos())),
+        // The exemplar's timestamp only when the span can be one: the conversion is not free.
+        let ids = (context.is_valid() && super::takes_exemplar(context.is_sampled())).then(|| {
+            super::SpanIds {
+                trace_id: context.trace_id(),
+                span_id: context.span_id(),
+                sampled: context.is_sampled(),
+                end_unix_nanos: end
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |since| saturating_nanos(since.as_nanos())),
+            }
         });
         let duration = end
             .duration_since(self.start)

@@ -92,6 +92,17 @@ pub(crate) struct SpanIds {
     pub(crate) end_unix_nanos: u64,
 }
 
+/// Whether a span of a trace sampled or not may become an exemplar, as the exemplar filter says:
+/// lets a caller skip the exemplar's timestamp when it will not be used.
+#[inline]
+pub(crate) fn takes_exemplar(sampled: bool) -> bool {
+    STATE.get().is_some_and(|state| match state.filter {
+        ExemplarFilter::TraceBased => sampled,
+        ExemplarFilter::AlwaysOn => true,
+        ExemplarFilter::AlwaysOff => false,
+    })
+}
+
 /// Records one span that ended: one call, and its duration in the histogram of its name, kind
 /// and status; its ids become the bucket's exemplar if the exemplar filter lets them.
 ///
