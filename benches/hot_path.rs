@@ -8,8 +8,16 @@
 //! Modes: `plain` (the floor: subtract it), `traced`, `traced2` (two attributes), `sdk`, `sdk2`,
 //! `async_plain`, `async_traced`, `async_sdk`; with tracing disabled: `disabled_plain` (an
 //! async floor), `disabled_async`, `disabled_sync`; with span metrics on (their sink a
-//! Prometheus endpoint on an ephemeral loopback port): `metrics_traced`, `metrics_traced2`.
+//! Prometheus endpoint on an ephemeral loopback port): `metrics_traced`, `metrics_traced2`;
+//! a span the sampler drops (its parent is unsampled): `unsampled`, `metrics_unsampled`.
 //! `--separate-threads=yes` gives the caller's thread (`-01`) apart from the export thread.
+
+/// A span whose remote parent is unsampled: the parent-based sampler drops it.
+#[t4dm_trace_runtime::traced("bench.unsampled", parent = parent)]
+#[inline(never)]
+fn traced_unsampled(parent: &t4dm_trace_runtime::opentelemetry::trace::SpanContext) {
+    std::hint::black_box(());
+}
 
 fn main() {
     let mode = std::env::args().nth(1).unwrap_or_default();
@@ -55,8 +63,16 @@ fn main() {
         t4dm_trace_runtime::flush_tracing().unwrap();
         return;
     }
+    let unsampled = t4dm_trace_runtime::opentelemetry::trace::SpanContext::new(
+        t4dm_trace_runtime::opentelemetry::trace::TraceId::from_bytes([3; 16]),
+        t4dm_trace_runtime::opentelemetry::trace::SpanId::from_bytes([4; 8]),
+        t4dm_trace_runtime::opentelemetry::trace::TraceFlags::default(),
+        true,
+        t4dm_trace_runtime::opentelemetry::trace::TraceState::default(),
+    );
     for _ in 0..20_000 {
         match mode.as_str() {
+            "unsampled" => traced_unsampled(&unsampled),
             "traced" => t4dm_trace_benches::traced_sync(),
             "traced2" => t4dm_trace_benches::traced_sync_attrs(42, "ww_episodes"),
             "sdk" => t4dm_trace_benches::sdk_in_span(&tracer),
