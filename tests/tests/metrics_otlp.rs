@@ -481,3 +481,37 @@ fn the_console_prints_a_summary_table_at_shutdown() {
     let max: f64 = manual[5].parse().unwrap();
     assert!(p50 >= 2.0 && p50 <= max && max >= 3.0, "{manual:?}");
 }
+
+#[test]
+fn the_exemplar_filter_always_off_keeps_none_and_always_on_takes_unsampled_spans() {
+    let collector = Collector::start(CollectorWire::Grpc);
+    let endpoint = collector.endpoint();
+    run_driver(
+        &[
+            ("T4DM_OTEL_ENDPOINT", &endpoint),
+            ("OTEL_METRICS_EXEMPLAR_FILTER", "always_off"),
+        ],
+        &["mix"],
+    );
+    let (_, durations) = last_points(&collector);
+    assert!(!durations.is_empty());
+    assert!(durations.values().all(|point| point.exemplars.is_empty()));
+
+    let collector = Collector::start(CollectorWire::Grpc);
+    let endpoint = collector.endpoint();
+    run_driver(
+        &[
+            ("T4DM_OTEL_ENDPOINT", &endpoint),
+            ("OTEL_METRICS_EXEMPLAR_FILTER", "always_on"),
+            ("OTEL_TRACES_SAMPLER", "always_off"),
+        ],
+        &["mix"],
+    );
+    assert!(
+        collector.spans().is_empty(),
+        "nothing sampled, nothing exported"
+    );
+    let (calls, durations) = last_points(&collector);
+    assert_eq!(calls.values().map(count).sum::<i64>(), 30 + 12 + 4 + 2 + 6);
+    assert!(durations.values().all(|point| !point.exemplars.is_empty()));
+}
