@@ -279,7 +279,7 @@ fn run_traced<R>(
     // span is then ended through the current context, found by its id.
     let (cx, meter) = active.into_parts();
     let attached = cx.attach();
-    let armed = EndCurrentOnUnwind(Some((span_id, meter)));
+    let armed = EndCurrentOnUnwind::arm(span_id, meter);
     let value = body();
     let meter = armed.disarm();
     with_current_span(span_id, |span| {
@@ -306,18 +306,34 @@ fn with_current_span(span_id: SpanId, f: impl FnOnce(&SpanRef<'_>)) {
 /// only unwinding does: the body returned normally if the guard was disarmed. Guards, not
 /// `catch_unwind`, cost nothing on the normal path; the panic hook in `crate::panic` supplies
 /// the message.
+/// While armed, the span's meter (if any) also watches for the span being marked failed.
 struct EndCurrentOnUnwind(Option<(SpanId, Option<SpanMeter>)>);
 
 impl EndCurrentOnUnwind {
+    fn arm(span_id: SpanId, meter: Option<SpanMeter>) -> Self {
+        if let Some(meter) = &meter {
+            meter.enter(span_id);
+        }
+        EndCurrentOnUnwind(Some((span_id, meter)))
+    }
+
     /// Disarms the guard and hands back the span's meter.
     fn disarm(mut self) -> Option<SpanMeter> {
-        self.0.take().and_then(|(_, meter)| meter)
+        self.0.take().and_then(|(span_id, mut meter)| {
+            if let Some(meter) = &mut meter {
+                meter.exit(span_id);
+            }
+            meter
+        })
     }
 }
 
 impl Drop for EndCurrentOnUnwind {
     fn drop(&mut self) {
-        if let Some((span_id, meter)) = self.0.take() {
+        if let Some((span_id, mut meter)) = self.0.take() {
+            if let Some(meter) = &mut meter {
+                meter.exit(span_id);
+            }
             with_current_span(span_id, |span| {
                 ErrorInfo::panic().record_on(span);
                 end_span(span, meter, true);
@@ -338,6 +354,9 @@ pub struct EnteredSpan {
 pub fn enter(span: PendingSpan) -> EnteredSpan {
     EnteredSpan {
         active: ActiveSpan::start(span).map(|active| {
+            if let Some(meter) = active.meter.as_ref() {
+                meter.enter(active.span_id());
+            }
             let guard = active.context().clone().attach();
             (active, guard)
         }),
@@ -346,8 +365,12 @@ pub fn enter(span: PendingSpan) -> EnteredSpan {
 
 impl Drop for EnteredSpan {
     fn drop(&mut self) {
-        if let Some((active, guard)) = self.active.take() {
+        if let Some((mut active, guard)) = self.active.take() {
             drop(guard);
+            let span_id = active.span_id();
+            if let Some(meter) = active.meter.as_mut() {
+                meter.exit(span_id);
+            }
             if std::thread::panicking() {
                 active.end_with_panic();
             } else {
@@ -545,7 +568,7 @@ fn poll_in_span<F: Future, R: RecordOutput<F::Output>>(
     let span_id = active.span_id();
     let (span_cx, meter) = active.into_parts();
     let attached = span_cx.attach();
-    let armed = EndCurrentOnUnwind(Some((span_id, meter)));
+    let armed = EndCurrentOnUnwind::arm(span_id, meter);
     let poll = inner.as_mut().poll(cx);
     let meter = armed.disarm();
     match poll {

@@ -75,6 +75,7 @@ pub fn record_error<E: std::error::Error + ?Sized>(error: &E) {
     let info = ErrorInfo::from_std_error(std::any::type_name::<E>(), error);
     Context::map_current(|cx| {
         let span = cx.span();
+        crate::metrics::hook::mark_failed(span.span_context().span_id());
         if span.is_recording() {
             info.record_on(&span);
         }
@@ -110,6 +111,7 @@ pub fn set_span_error(
     }
     Context::map_current(|cx| {
         let span = cx.span();
+        crate::metrics::hook::mark_failed(span.span_context().span_id());
         if span.is_recording() {
             span.set_status(Status::error(description));
             span.set_attribute(KeyValue::new("error.type", error_type.into()));

@@ -16,6 +16,9 @@ const BOUNDS_MS: [f64; 16] = [
     10000.0, 15000.0,
 ];
 
+/// Every span the mix scenario ends.
+const MIX_SPANS: i64 = 30 + 12 + 4 + 2 + 6 + 3 + 2;
+
 struct Run {
     stdout: String,
     stderr: String,
@@ -130,13 +133,20 @@ fn as_i64(count: impl TryInto<i64>) -> i64 {
 fn check_mix(collector: &Collector) {
     let spans = collector.spans();
     let (calls, durations) = last_points(collector);
-    let expected: [(&str, &str, &str, i64); 6] = [
+    let expected: [(&str, &str, &str, i64); 8] = [
         ("m.server", "SPAN_KIND_SERVER", "STATUS_CODE_UNSET", 30),
         ("m.client", "SPAN_KIND_CLIENT", "STATUS_CODE_ERROR", 7),
         ("m.client", "SPAN_KIND_CLIENT", "STATUS_CODE_UNSET", 5),
         ("m.manual", "SPAN_KIND_INTERNAL", "STATUS_CODE_UNSET", 4),
         ("m.panic", "SPAN_KIND_INTERNAL", "STATUS_CODE_ERROR", 2),
         ("m.async", "SPAN_KIND_INTERNAL", "STATUS_CODE_UNSET", 6),
+        ("m.marked", "SPAN_KIND_SERVER", "STATUS_CODE_ERROR", 3),
+        (
+            "m.async_marked",
+            "SPAN_KIND_INTERNAL",
+            "STATUS_CODE_ERROR",
+            2,
+        ),
     ];
     assert_eq!(calls.len(), expected.len(), "series: {:?}", calls.keys());
     let mut by_series: HashMap<SeriesKey, Vec<&Span>> = HashMap::new();
@@ -402,11 +412,7 @@ fn delta_temporality_and_periodic_exports() {
             }
         }
     }
-    assert_eq!(
-        total,
-        30 + 12 + 4 + 2 + 6,
-        "the deltas add up to every call"
-    );
+    assert_eq!(total, MIX_SPANS, "the deltas add up to every call");
 }
 
 #[test]
@@ -422,7 +428,7 @@ fn a_collector_without_metrics_fails_only_the_metrics_exports() {
         "{}",
         run.stdout
     );
-    assert_eq!(receiver.spans().len(), 30 + 12 + 4 + 2 + 6);
+    assert_eq!(as_i64(receiver.spans().len()), MIX_SPANS);
 }
 
 #[test]
@@ -437,7 +443,7 @@ fn off_with_t4dm_otel_metrics_false() {
         &["mix"],
     );
     assert!(collector.metric_requests().is_empty());
-    assert_eq!(collector.spans().len(), 30 + 12 + 4 + 2 + 6);
+    assert_eq!(as_i64(collector.spans().len()), MIX_SPANS);
 }
 
 #[test]
@@ -476,6 +482,8 @@ fn the_console_prints_a_summary_table_at_shutdown() {
     assert_eq!(row("m.client")[1..3], ["12", "7"]);
     assert_eq!(row("m.server")[1..3], ["30", "0"]);
     assert_eq!(row("m.panic")[1..3], ["2", "2"]);
+    assert_eq!(row("m.marked")[1..3], ["3", "3"]);
+    assert_eq!(row("m.async_marked")[1..3], ["2", "2"]);
     let manual = row("m.manual");
     let p50: f64 = manual[3].parse().unwrap();
     let max: f64 = manual[5].parse().unwrap();
@@ -512,6 +520,13 @@ fn the_exemplar_filter_always_off_keeps_none_and_always_on_takes_unsampled_spans
         "nothing sampled, nothing exported"
     );
     let (calls, durations) = last_points(&collector);
-    assert_eq!(calls.values().map(count).sum::<i64>(), 30 + 12 + 4 + 2 + 6);
+    assert_eq!(calls.values().map(count).sum::<i64>(), MIX_SPANS);
+    // Unsampled spans marked failed by `set_span_error` still count as errors.
+    let marked = (
+        "m.marked".to_owned(),
+        "SPAN_KIND_SERVER".to_owned(),
+        "STATUS_CODE_ERROR".to_owned(),
+    );
+    assert_eq!(count(&calls[&marked]), 3);
     assert!(durations.values().all(|point| !point.exemplars.is_empty()));
 }

@@ -4,16 +4,41 @@
 //! start and end times are read once and given to the SDK span too, so the exported span's
 //! duration is exactly the one the histogram recorded.
 
-use opentelemetry::trace::{SpanKind, SpanRef};
+use opentelemetry::trace::{SpanId, SpanKind, SpanRef};
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// What a span's metrics need at its end: its name, kind and start time.
+/// What a span's metrics need at its end: its name, kind and start time, and whether code in it
+/// marked it failed (`set_span_error`, `record_error`).
 #[derive(Debug)]
 pub(crate) struct SpanMeter {
     name: Cow<'static, str>,
     kind: SpanKind,
     start: SystemTime,
+    failed: bool,
+}
+
+thread_local! {
+    /// The metered spans whose code runs on this thread now, innermost last, each with whether
+    /// it was marked failed: how an error set on the current span (sampled or not, which the
+    /// SDK's non-recording spans would forget) reaches its metrics.
+    static RUNNING: RefCell<Vec<(SpanId, bool)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Marks the running span `span_id` failed, for its metrics: called wherever the current
+/// span's status is set to Error.
+pub(crate) fn mark_failed(span_id: SpanId) {
+    if !super::is_on() {
+        return;
+    }
+    let _ = RUNNING.try_with(|running| {
+        if let Ok(mut running) = running.try_borrow_mut()
+            && let Some(frame) = running.iter_mut().rev().find(|(id, _)| *id == span_id)
+        {
+            frame.1 = true;
+        }
+    });
 }
 
 impl SpanMeter {
@@ -32,7 +57,34 @@ impl SpanMeter {
             name: name.clone(),
             kind: kind.clone(),
             start: SystemTime::now(),
+            failed: false,
         })
+    }
+
+    /// The span's code starts running on this thread (a call, or one poll).
+    #[inline]
+    #[expect(
+        clippy::unused_self,
+        reason = "only a metered span is watched: the meter stands for metrics being on"
+    )]
+    pub(crate) fn enter(&self, span_id: SpanId) {
+        let _ = RUNNING.try_with(|running| {
+            if let Ok(mut running) = running.try_borrow_mut() {
+                running.push((span_id, false));
+            }
+        });
+    }
+
+    /// The span's code stops running on this thread; keeps whether it was marked failed.
+    #[inline]
+    pub(crate) fn exit(&mut self, span_id: SpanId) {
+        let _ = RUNNING.try_with(|running| {
+            if let Ok(mut running) = running.try_borrow_mut()
+                && let Some(at) = running.iter().rposition(|(id, _)| *id == span_id)
+            {
+                self.failed |= running.remove(at).1;
+            }
+        });
     }
 
     /// When the span started: the SDK span is given the same time.
@@ -64,7 +116,7 @@ impl SpanMeter {
             Cow::Borrowed(name) => super::SpanName::Static(name),
             Cow::Owned(name) => super::SpanName::Dynamic(name),
         };
-        super::record_span_end(name, &self.kind, is_error, duration, ids);
+        super::record_span_end(name, &self.kind, is_error || self.failed, duration, ids);
     }
 }
 

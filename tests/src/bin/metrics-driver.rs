@@ -2,7 +2,8 @@
 //! once per process). It initialises tracing from the environment, runs one scenario, shuts
 //! down (which exports the last metrics), and prints what the test needs on stdout:
 //!
-//! - `mix`: spans of every shape: sync and async, `Ok` and `Err`, a panic, a manual span
+//! - `mix`: spans of every shape: sync and async, `Ok` and `Err`, a panic, a manual span, spans
+//!   marked failed by `set_span_error` and `record_error` (one across an `.await`)
 //! - `ratio COUNT`: COUNT root spans named `m.sampled`
 //! - `names COUNT`: COUNT spans with distinct dynamic names; prints `rss EARLY LATE` (bytes)
 //! - `serve`: a few spans, then `ready`, then waits for a line on stdin before shutting down
@@ -14,7 +15,8 @@
 use std::io::{BufRead, Write};
 use std::time::Duration;
 use t4dm_trace_runtime::{
-    TracingConfig, init_tracing, shutdown_tracing, trace_span, traced, tracing_stats,
+    TracingConfig, init_tracing, record_error, set_span_error, shutdown_tracing, trace_span,
+    traced, tracing_stats,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +43,20 @@ fn panicking() {
 async fn async_call(delay: Duration) -> usize {
     tokio::time::sleep(delay).await;
     1
+}
+
+/// Marked failed by `set_span_error`, though it returns normally.
+#[traced("m.marked", kind = Server)]
+fn marked() -> u32 {
+    set_span_error("tool_error", "unknown tool");
+    0
+}
+
+/// Marked failed in its first poll, finished in a later one.
+#[traced("m.async_marked")]
+async fn async_marked() {
+    record_error(&NotFound);
+    tokio::time::sleep(Duration::from_millis(1)).await;
 }
 
 #[traced("m.sampled")]
@@ -82,7 +98,13 @@ fn mix() {
         for index in 0..6_u64 {
             async_call(Duration::from_millis(index)).await;
         }
+        for _ in 0..2 {
+            async_marked().await;
+        }
     });
+    for _ in 0..3 {
+        let _ = marked();
+    }
 }
 
 fn main() {
