@@ -452,6 +452,14 @@ fn bad_values_are_init_errors_naming_the_variable() {
         ("T4DM_OTEL_METRICS", "maybe"),
         ("OTEL_METRICS_EXEMPLAR_FILTER", "sometimes"),
         ("T4DM_OTEL_PROMETHEUS_ADDR", "port 9464"),
+        (
+            "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE",
+            "/nonexistent/ca.pem",
+        ),
+        (
+            "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+            "sometimes",
+        ),
     ] {
         let run = run_driver(
             &[("T4DM_OTEL_ENDPOINT", "http://127.0.0.1:9"), (name, value)],

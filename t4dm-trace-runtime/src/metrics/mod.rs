@@ -200,13 +200,19 @@ pub(crate) fn start(
     }
     #[cfg(all(feature = "metrics", feature = "otlp"))]
     let otlp = match &settings.otlp {
-        Some(otlp) => Some(otlp::ExportThread::spawn(
-            otlp,
-            settings,
-            resource,
-            service_name,
-            &state.store,
-        )?),
+        Some(otlp) => {
+            match otlp::ExportThread::spawn(otlp, settings, resource, service_name, &state.store) {
+                Ok(thread) => Some(thread),
+                Err(error) => {
+                    // Nothing is left running when initialisation fails.
+                    #[cfg(feature = "prometheus")]
+                    if let Some(server) = &prometheus {
+                        server.stop();
+                    }
+                    return Err(error);
+                }
+            }
+        }
         None => None,
     };
     let _ = state;
