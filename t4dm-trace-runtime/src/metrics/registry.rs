@@ -315,36 +315,76 @@ pub(crate) struct SeriesSnapshot {
     pub(crate) totals: Totals,
 }
 
-/// A fast hasher for short names: one multiply and rotate per word (the Fx scheme).
+/// A fast hasher for short names: a folded 64x64-bit multiply per 16 bytes, reading the tail
+/// with overlapping loads rather than copying it (the scheme of foldhash and wyhash).
 #[derive(Debug, Default, Clone, Copy)]
 struct NameHasher(u64);
+
+const K1: u64 = 0x243f_6a88_85a3_08d3;
+const K2: u64 = 0x1319_8a2e_0370_7344;
+const K3: u64 = 0xa409_3822_299f_31d0;
+
+/// The 128-bit product of `a` and `b`, its halves xored.
+#[inline]
+fn fold(a: u64, b: u64) -> u64 {
+    let product = u128::from(a) * u128::from(b);
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "the two halves of the product"
+    )]
+    let (low, high) = (product as u64, (product >> 64) as u64);
+    low ^ high
+}
+
+#[inline]
+fn word(bytes: &[u8]) -> u64 {
+    let mut word = [0; 8];
+    word.copy_from_slice(&bytes[..8]);
+    u64::from_le_bytes(word)
+}
+
+#[inline]
+fn half_word(bytes: &[u8]) -> u64 {
+    let mut half = [0; 4];
+    half.copy_from_slice(&bytes[..4]);
+    u64::from(u32::from_le_bytes(half))
+}
 
 impl Hasher for NameHasher {
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        let mut chunks = bytes.chunks_exact(8);
+        let mut hash = self.0 ^ (bytes.len() as u64);
+        let mut chunks = bytes.chunks_exact(16);
         for chunk in &mut chunks {
-            let mut word = [0; 8];
-            word.copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(SEED);
+            hash = fold(word(chunk) ^ hash ^ K1, word(&chunk[8..]) ^ K2);
         }
         let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(SEED);
+        let len = rest.len();
+        if len > 0 {
+            let (a, b) = if len >= 8 {
+                (word(rest), word(&rest[len - 8..]))
+            } else if len >= 4 {
+                (half_word(rest), half_word(&rest[len - 4..]))
+            } else {
+                (
+                    u64::from(rest[0]) | (u64::from(rest[len / 2]) << 8),
+                    u64::from(rest[len - 1]),
+                )
+            };
+            hash = fold(a ^ hash ^ K1, b ^ K2);
         }
+        self.0 = hash;
     }
 
     #[inline]
     fn write_u8(&mut self, byte: u8) {
-        self.write(&[byte]);
+        // Only the terminator `str`'s hash appends: no need to mix it with a multiply.
+        self.0 = self.0.rotate_left(8) ^ u64::from(byte);
     }
 
     #[inline]
     fn finish(&self) -> u64 {
-        self.0
+        fold(self.0 ^ K3, K1)
     }
 }
 
