@@ -6,7 +6,7 @@
 
 use opentelemetry::trace::{SpanId, SpanKind, SpanRef};
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// What a span's metrics need at its end: its name, kind and start time, and whether code in it
@@ -19,11 +19,39 @@ pub(crate) struct SpanMeter {
     failed: bool,
 }
 
+/// The deepest nesting of metered spans whose failure marks are kept.
+const DEPTH: usize = 32;
+
+/// The metered spans whose code runs on this thread now, innermost last, each with whether it
+/// was marked failed: how an error set on the current span (sampled or not, which the SDK's
+/// non-recording spans would forget) reaches its metrics. Fixed-size cells, so that the
+/// thread-local needs neither a destructor nor a borrow flag.
+struct Running {
+    depth: Cell<usize>,
+    ids: [Cell<u64>; DEPTH],
+    failed: [Cell<bool>; DEPTH],
+}
+
 thread_local! {
-    /// The metered spans whose code runs on this thread now, innermost last, each with whether
-    /// it was marked failed: how an error set on the current span (sampled or not, which the
-    /// SDK's non-recording spans would forget) reaches its metrics.
-    static RUNNING: RefCell<Vec<(SpanId, bool)>> = const { RefCell::new(Vec::new()) };
+    static RUNNING: Running = const {
+        Running {
+            depth: Cell::new(0),
+            ids: [const { Cell::new(0) }; DEPTH],
+            failed: [const { Cell::new(false) }; DEPTH],
+        }
+    };
+}
+
+fn id_bits(span_id: SpanId) -> u64 {
+    u64::from_be_bytes(span_id.to_bytes())
+}
+
+impl Running {
+    /// Where the frame of `id` is, searching from the innermost.
+    fn find(&self, id: u64) -> Option<usize> {
+        let kept = self.depth.get().min(DEPTH);
+        (0..kept).rev().find(|&at| self.ids[at].get() == id)
+    }
 }
 
 /// Marks the running span `span_id` failed, for its metrics: called wherever the current
@@ -33,10 +61,8 @@ pub(crate) fn mark_failed(span_id: SpanId) {
         return;
     }
     let _ = RUNNING.try_with(|running| {
-        if let Ok(mut running) = running.try_borrow_mut()
-            && let Some(frame) = running.iter_mut().rev().find(|(id, _)| *id == span_id)
-        {
-            frame.1 = true;
+        if let Some(at) = running.find(id_bits(span_id)) {
+            running.failed[at].set(true);
         }
     });
 }
@@ -61,6 +87,11 @@ impl SpanMeter {
         })
     }
 
+    /// When the span started: the SDK span is given the same time.
+    pub(crate) fn start_time(&self) -> SystemTime {
+        self.start
+    }
+
     /// The span's code starts running on this thread (a call, or one poll).
     #[inline]
     #[expect(
@@ -69,9 +100,12 @@ impl SpanMeter {
     )]
     pub(crate) fn enter(&self, span_id: SpanId) {
         let _ = RUNNING.try_with(|running| {
-            if let Ok(mut running) = running.try_borrow_mut() {
-                running.push((span_id, false));
+            let depth = running.depth.get();
+            if depth < DEPTH {
+                running.ids[depth].set(id_bits(span_id));
+                running.failed[depth].set(false);
             }
+            running.depth.set(depth + 1);
         });
     }
 
@@ -79,17 +113,24 @@ impl SpanMeter {
     #[inline]
     pub(crate) fn exit(&mut self, span_id: SpanId) {
         let _ = RUNNING.try_with(|running| {
-            if let Ok(mut running) = running.try_borrow_mut()
-                && let Some(at) = running.iter().rposition(|(id, _)| *id == span_id)
-            {
-                self.failed |= running.remove(at).1;
+            let depth = running.depth.get();
+            let Some(top) = depth.checked_sub(1) else {
+                return;
+            };
+            let id = id_bits(span_id);
+            if top < DEPTH && running.ids[top].get() == id {
+                self.failed |= running.failed[top].get();
+            } else if let Some(at) = running.find(id) {
+                // Left out of order (guards dropped in another order): close the gap.
+                self.failed |= running.failed[at].get();
+                for below in at..depth.min(DEPTH) - 1 {
+                    running.ids[below].set(running.ids[below + 1].get());
+                    running.failed[below].set(running.failed[below + 1].get());
+                }
             }
+            // Deeper than `DEPTH`, a frame was never kept: only the depth moves.
+            running.depth.set(top);
         });
-    }
-
-    /// When the span started: the SDK span is given the same time.
-    pub(crate) fn start_time(&self) -> SystemTime {
-        self.start
     }
 
     /// Ends `span` now and records it.
