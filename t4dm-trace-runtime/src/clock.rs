@@ -9,6 +9,7 @@
 //! between start and end. Durations are therefore exact to the counter, and the anchor is taken
 //! again every second so that wall-clock adjustments (NTP) reach the timestamps promptly.
 
+use std::cell::Cell;
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -89,6 +90,34 @@ impl Timeline {
     }
 }
 
+thread_local! {
+    /// This thread's copy of the anchor, for conversions on a span's own thread (an exemplar's
+    /// time): the shared anchor's lock is taken once a second per thread, not per span.
+    static LOCAL_ANCHOR: Cell<Option<Anchor>> = const { Cell::new(None) };
+}
+
+/// The wall-clock time of a raw reading in nanoseconds since the Unix epoch, converted on the
+/// calling thread.
+pub(crate) fn unix_nanos(raw: u64) -> u64 {
+    let timeline = timeline();
+    let anchor = LOCAL_ANCHOR
+        .try_with(|local| match local.get() {
+            Some(anchor) if timeline.elapsed(anchor.raw, raw) < ANCHOR_LIFETIME => anchor,
+            _ => {
+                let anchor = timeline.anchor();
+                local.set(Some(anchor));
+                anchor
+            }
+        })
+        .unwrap_or_else(|_| timeline.anchor());
+    timeline
+        .wall_time(anchor, raw)
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +150,19 @@ mod tests {
             "{elapsed:?} > {measured:?}"
         );
         assert_eq!(timeline.elapsed(end, start), Duration::ZERO);
+    }
+
+    #[test]
+    fn unix_nanos_agree_with_the_wall_clock() {
+        let before = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap();
+        let nanos = unix_nanos(timeline().now());
+        let after = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap();
+        let slack = Duration::from_millis(1).as_nanos();
+        let nanos = u128::from(nanos);
+        assert!(nanos + slack >= before.as_nanos() && nanos <= after.as_nanos() + slack);
     }
 }

@@ -381,6 +381,7 @@ pub struct TracingConfig {
     pub(crate) shutdown_timeout: Duration,
     pub(crate) custom_exporters: Vec<CustomExporter>,
     pub(crate) propagation: crate::propagation::PropagationSettings,
+    pub(crate) metrics: crate::metrics::MetricsSettings,
 }
 
 impl TracingConfig {
@@ -484,6 +485,12 @@ impl TracingConfig {
         self.shutdown_timeout
     }
 
+    /// The span metrics: on or off, and where they go.
+    #[must_use]
+    pub fn metrics(&self) -> &crate::metrics::MetricsSettings {
+        &self.metrics
+    }
+
     /// Checks what the builder gave without the environment (`build` cannot fail).
     pub(crate) fn validate(&self) -> Result<(), InitError> {
         if let Some(otlp) = &self.otlp {
@@ -511,6 +518,7 @@ pub struct TracingConfigBuilder {
     development_defaults: bool,
     custom_exporters: Vec<CustomExporter>,
     pub(crate) propagation: crate::propagation::PropagationOverrides,
+    metrics: Option<bool>,
 }
 
 impl TracingConfigBuilder {
@@ -573,6 +581,14 @@ impl TracingConfigBuilder {
     #[must_use]
     pub fn with_sampler(mut self, sampler: SamplerConfig) -> Self {
         self.sampler = Some(sampler);
+        self
+    }
+
+    /// Turns span metrics on or off (`T4DM_OTEL_METRICS`; default on whenever tracing is
+    /// enabled with an exporter).
+    #[must_use]
+    pub fn with_metrics(mut self, enabled: bool) -> Self {
+        self.metrics = Some(enabled);
         self
     }
 
@@ -694,6 +710,7 @@ fn unresolvable_defaults() -> TracingConfig {
         shutdown_timeout: SHUTDOWN_TIMEOUT_DEFAULT,
         custom_exporters: Vec::new(),
         propagation: crate::propagation::PropagationSettings::default(),
+        metrics: crate::metrics::MetricsSettings::default(),
     }
 }
 
@@ -887,6 +904,16 @@ fn resolve_fields(
 
     let batch = resolve_batch(env)?;
 
+    let metrics = crate::metrics::resolve_settings(
+        &crate::metrics::TraceSide {
+            enabled,
+            otlp: otlp.as_ref(),
+            console,
+            builder_enabled: builder.metrics,
+        },
+        &|name| env.get(name),
+    )?;
+
     Ok(TracingConfig {
         enabled,
         service_name,
@@ -901,6 +928,7 @@ fn resolve_fields(
         shutdown_timeout: builder.shutdown_timeout.unwrap_or(SHUTDOWN_TIMEOUT_DEFAULT),
         custom_exporters: builder.custom_exporters,
         propagation: builder.propagation.resolve(&|name| env.get(name))?,
+        metrics,
     })
 }
 
@@ -1158,7 +1186,7 @@ fn append_traces_path(base: &str) -> String {
 }
 
 /// An absolute `http` or `https` URL with a host.
-fn validate_url(setting: &str, value: &str) -> Result<http::Uri, InitError> {
+pub(crate) fn validate_url(setting: &str, value: &str) -> Result<http::Uri, InitError> {
     let expected = "an absolute `http://` or `https://` URL such as `http://localhost:4317`";
     let invalid = || InitError::invalid(setting.to_owned(), value, expected);
     let uri: http::Uri = value.trim().parse().map_err(|_| invalid())?;
@@ -1247,7 +1275,10 @@ fn resolve_batch(env: &Env<'_>) -> Result<BatchSettings, InitError> {
 
 /// `key=value,key2=value2`, percent-decoded, as `OTEL_RESOURCE_ATTRIBUTES` and the OTLP
 /// headers variables are written.
-fn parse_key_values(name: &'static str, text: &str) -> Result<Vec<(String, String)>, InitError> {
+pub(crate) fn parse_key_values(
+    name: &'static str,
+    text: &str,
+) -> Result<Vec<(String, String)>, InitError> {
     let mut pairs = Vec::new();
     for member in text.split(',') {
         if member.trim().is_empty() {

@@ -30,6 +30,8 @@ pub(crate) struct TracingRuntime {
     pipelines: Vec<Arc<Pipeline>>,
     shutdown_timeout: Duration,
     shut_down: AtomicBool,
+    /// Span metrics, when on.
+    metrics: Option<crate::metrics::MetricsRuntime>,
 }
 
 /// Whether tracing is on: one relaxed atomic load.
@@ -141,8 +143,18 @@ pub fn shutdown_tracing() -> Result<(), ExportError> {
     if let Some(recorder) = &runtime.recorder {
         recorder.close();
     }
+    let deadline = std::time::Instant::now() + runtime.shutdown_timeout;
+    let metrics = runtime
+        .metrics
+        .as_ref()
+        .map(|metrics| metrics.begin_shutdown(deadline));
     // Every pipeline exports its last spans at the same time, against one deadline.
     let outcome = crate::pipeline::shutdown_all(&runtime.pipelines, runtime.shutdown_timeout);
+    // A collector that takes traces but not metrics must not fail the traces' shutdown: the
+    // metrics' outcome is counted in `tracing_stats().metrics` instead.
+    if let Some(metrics) = metrics {
+        metrics.finish();
+    }
     if let Some(provider) = &runtime.provider {
         // The pipelines are closed already; this marks the provider shut down, so spans that
         // end from now on are not started or recorded.
@@ -182,6 +194,10 @@ pub fn flush_tracing() -> Result<(), ExportError> {
                 pipeline.counters().snapshot().queued,
             ));
         }
+    }
+    // Counted in `tracing_stats().metrics`, not reported here (see `shutdown_tracing`).
+    if let Some(metrics) = &runtime.metrics {
+        metrics.flush();
     }
     outcome
 }
@@ -250,6 +266,8 @@ pub struct ExporterStats {
 pub struct TracingStats {
     /// One entry per configured exporter.
     pub exporters: Vec<ExporterStats>,
+    /// The span metrics' OTLP exports, when span metrics are on.
+    pub metrics: Option<crate::metrics::MetricsStats>,
 }
 
 impl TracingStats {
@@ -291,11 +309,22 @@ pub fn tracing_stats() -> TracingStats {
                 }
             })
             .collect(),
+        metrics: runtime
+            .metrics
+            .as_ref()
+            .map(crate::metrics::MetricsRuntime::stats),
     }
 }
 
 fn build_runtime(config: &TracingConfig) -> Result<TracingRuntime, InitError> {
     let resource = build_resource(config);
+    // First: a Prometheus address in use fails initialisation before any thread starts.
+    let metrics = crate::metrics::start(
+        &config.metrics,
+        &resource,
+        &config.service_name,
+        config.console,
+    )?;
     let mut pipelines = Vec::new();
     if config.console {
         // A console is read by a person waiting for it: draw traces promptly.
@@ -338,6 +367,7 @@ fn build_runtime(config: &TracingConfig) -> Result<TracingRuntime, InitError> {
         pipelines,
         shutdown_timeout: config.shutdown_timeout,
         shut_down: AtomicBool::new(false),
+        metrics,
     })
 }
 
@@ -355,6 +385,7 @@ fn disabled_runtime(config: &TracingConfig) -> TracingRuntime {
         pipelines: Vec::new(),
         shutdown_timeout: config.shutdown_timeout,
         shut_down: AtomicBool::new(false),
+        metrics: None,
     }
 }
 
@@ -392,6 +423,7 @@ fn capture_runtime(shutdown_timeout: Duration) -> TracingRuntime {
         pipelines: Vec::new(),
         shutdown_timeout,
         shut_down: AtomicBool::new(false),
+        metrics: None,
     }
 }
 

@@ -55,6 +55,9 @@
 //! | `OTEL_TRACES_EXPORTER` | `otlp`, `zipkin`, `xray`, `console` and/or `none` | `otlp` |
 //! | `AWS_XRAY_DAEMON_ADDRESS` | the X-Ray daemon's UDP `host:port` (feature `xray`) | `127.0.0.1:2000` |
 //! | `T4DM_OTEL_XRAY_ANNOTATIONS` | span attributes written as X-Ray annotations, e.g. `tool.name` | none |
+//! | `T4DM_OTEL_METRICS` | `false` turns span metrics off | on with OTLP, the console or Prometheus |
+//! | `T4DM_OTEL_PROMETHEUS_ADDR` | serve span metrics at `GET /metrics` here, e.g. `127.0.0.1:9464` | none |
+//! | `OTEL_METRICS_EXEMPLAR_FILTER` | `trace_based`, `always_on` or `always_off` | `trace_based` |
 //!
 //! The README lists every `OTEL_*` variable honoured.
 //!
@@ -63,6 +66,12 @@
 //! - `otlp` (default): OTLP export over gRPC and HTTP.
 //! - `zipkin`: Zipkin export.
 //! - `xray`: AWS X-Ray export to the X-Ray daemon, with X-Ray trace ids (`OTEL_TRACES_EXPORTER=xray`).
+//! - `metrics` (default): span metrics, a call counter and a duration histogram with
+//!   exemplars for every span that ends (sampled or not), named as the OpenTelemetry
+//!   Collector's `spanmetrics` connector names them; sent over OTLP (with `otlp`) and summed up
+//!   by the console at shutdown.
+//! - `prometheus` (default): the span metrics at `GET /metrics` (`T4DM_OTEL_PROMETHEUS_ADDR`),
+//!   in the `OpenMetrics` text format with exemplars, or the classic one.
 //! - `testing`: `testing::capture`, the spans a closure finished, for tests.
 //! - `http` (default): [`inject_context`] and [`extract_context`] on `http::HeaderMap`.
 //! - `mcp`: [`inject_context`] and [`extract_context`] on MCP's `params._meta`
@@ -79,6 +88,7 @@ mod exporter;
 mod handoff;
 mod init;
 mod instrument;
+mod metrics;
 mod panic;
 mod pipeline;
 mod propagation;
@@ -119,6 +129,14 @@ pub use init::{
     tracer_provider, tracing_stats,
 };
 pub use instrument::{EnteredSpan, ParentContext, TracedFuture};
+pub use metrics::{
+    ExemplarFilter, MetricsSettings, OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE,
+    OTEL_EXPORTER_OTLP_METRICS_COMPRESSION, OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
+    OTEL_EXPORTER_OTLP_METRICS_HEADERS, OTEL_EXPORTER_OTLP_METRICS_PROTOCOL,
+    OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, OTEL_EXPORTER_OTLP_METRICS_TIMEOUT,
+    OTEL_METRIC_EXPORT_INTERVAL, OTEL_METRIC_EXPORT_INTERVAL_DEFAULT, OTEL_METRIC_EXPORT_TIMEOUT,
+    OTEL_METRICS_EXEMPLAR_FILTER, T4DM_OTEL_METRICS, T4DM_OTEL_PROMETHEUS_ADDR, Temporality,
+};
 pub use propagation::{
     ExtractCarrier, InjectCarrier, OTEL_PROPAGATORS, OTEL_PROPAGATORS_DEFAULT, PropagationError,
     Propagator, T4DM_OTEL_BAGGAGE_ATTRIBUTES, TRACE_FLAG_RANDOM, TraceFutureExt,

@@ -18,6 +18,7 @@
 use crate::attributes::{Attribute, Attributes};
 use crate::clock::{Anchor, timeline};
 use crate::instrument::SpanStart;
+use crate::metrics::hook::MeteredSpan;
 use crate::pipeline::SpanRouter;
 use opentelemetry::trace::{
     Event, Link, SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags, TraceId,
@@ -81,7 +82,8 @@ impl Recorder {
         let sampled = match sampling.decision {
             SamplingDecision::Drop => {
                 // Not recorded: the context still carries the span's ids, so that what it calls
-                // continues the trace (and the sampling decision) downstream.
+                // continues the trace (and the sampling decision) downstream; with span metrics
+                // on, in a span that keeps what they need.
                 let span_context = SpanContext::new(
                     trace_id,
                     span_id,
@@ -89,6 +91,15 @@ impl Recorder {
                     false,
                     sampling.trace_state,
                 );
+                if crate::metrics::is_on() {
+                    let metered = MeteredSpan::new(
+                        span_context,
+                        std::mem::take(&mut start.name),
+                        start.kind.clone(),
+                        started,
+                    );
+                    return Some(parent.with_span(metered));
+                }
                 return Some(parent.with_remote_span_context(span_context));
             }
             SamplingDecision::RecordOnly => false,
@@ -242,6 +253,37 @@ pub(crate) struct EndedSpan {
 }
 
 impl EndedSpan {
+    /// Records the span's metrics: its duration by the span clock, failed if its status is
+    /// Error.
+    fn meter(&self) {
+        let record = &self.record;
+        let timeline = timeline();
+        let (duration, end) = match record.end {
+            SpanEnd::Clock(end) => (timeline.elapsed(record.start, end), end),
+            // Ended at a given time: measured against the wall clock instead.
+            SpanEnd::Wall(end) => {
+                let started = timeline.wall_time(timeline.anchor(), record.start);
+                (
+                    end.duration_since(started).unwrap_or_default(),
+                    timeline.now(),
+                )
+            }
+            SpanEnd::Open => (std::time::Duration::ZERO, record.start),
+        };
+        let failed = record
+            .extras
+            .as_ref()
+            .is_some_and(|extras| matches!(extras.status, Status::Error { .. }));
+        crate::metrics::hook::record(
+            &record.name,
+            &record.kind,
+            failed,
+            u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX),
+            &self.span_context,
+            end,
+        );
+    }
+
     pub(crate) fn span_context(&self) -> &SpanContext {
         &self.span_context
     }
@@ -310,6 +352,9 @@ impl RecordingSpan {
     fn end_at(&mut self, end: SpanEnd) {
         if let Some(mut ended) = self.ended.take() {
             ended.record.end = end;
+            if crate::metrics::is_on() {
+                ended.meter();
+            }
             self.recorder.router.on_record_end(ended);
         }
     }

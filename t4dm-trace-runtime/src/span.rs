@@ -72,11 +72,14 @@ pub fn record_error<E: std::error::Error + ?Sized>(error: &E) {
     if !is_enabled() {
         return;
     }
-    let info = ErrorInfo::from_std_error(std::any::type_name::<E>(), error);
     Context::map_current(|cx| {
         let span = cx.span();
         if span.is_recording() {
-            info.record_on(&span);
+            ErrorInfo::from_std_error(std::any::type_name::<E>(), error).record_on(&span);
+        } else {
+            // Not recorded, but a span the sampler dropped still counts as failed in the span
+            // metrics.
+            span.set_status(Status::error(""));
         }
     });
 }
@@ -113,6 +116,10 @@ pub fn set_span_error(
         if span.is_recording() {
             span.set_status(Status::error(description));
             span.set_attribute(KeyValue::new("error.type", error_type.into()));
+        } else {
+            // Not recorded, but a span the sampler dropped still counts as failed in the span
+            // metrics.
+            span.set_status(Status::error(""));
         }
     });
 }

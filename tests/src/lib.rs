@@ -2,6 +2,7 @@
 //! lookups into captured spans, so that each assertion reads as what it checks, and the
 //! loopback receivers that exports are checked against on the wire.
 
+pub mod collector;
 pub mod driver;
 pub mod receiver;
 pub mod xray_daemon;

@@ -60,4 +60,16 @@ mcp.recall_episodes SERVER
     assert_eq!(continued.remote_parent.as_deref(), Some("00f067aa0ba902b7"));
     assert!(stdout.contains("← tool error: no episode with id `episode-404`"));
     assert!(stdout.contains("← error -32700: parse error"));
+
+    // At shutdown, the span metrics' summary: one row per span name, every call counted.
+    let summary = &stderr[stderr
+        .find("span metrics (t4dm-trace):")
+        .unwrap_or_else(|| panic!("no span metrics summary:\n{stderr}"))..];
+    let row = summary
+        .lines()
+        .find(|line| line.split_whitespace().next() == Some("mcp.recall_episodes"))
+        .unwrap_or_else(|| panic!("no mcp.recall_episodes row:\n{summary}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells.len(), 6, "span, calls, errors, p50, p95, max: {row}");
+    assert!(cells[1].parse::<u64>().unwrap() >= 2, "{row}");
 }

@@ -9,6 +9,8 @@ pub(crate) mod xray;
 mod zipkin;
 
 pub use console::ConsoleExporter;
+#[cfg(all(feature = "otlp", feature = "metrics"))]
+pub(crate) use otlp::read_certificates;
 
 use crate::config::TracingConfig;
 use crate::error::InitError;
@@ -126,7 +128,7 @@ fn xray_pipeline(
 /// reqwest with rustls on ring and the webpki roots, as tonic's TLS uses: no OpenSSL and no
 /// aws-lc build.
 #[cfg(any(feature = "otlp", feature = "zipkin"))]
-fn http_client(
+pub(crate) fn http_client(
     exporter: &'static str,
     timeout: Option<std::time::Duration>,
     extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,

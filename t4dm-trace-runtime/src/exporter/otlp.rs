@@ -108,12 +108,12 @@ fn invalid_header(text: &str) -> InitError {
 
 /// A PEM file of CA certificates: its text (tonic takes PEM) and each certificate's DER (for
 /// rustls), checked to hold at least one certificate.
-struct ExtraRoots {
-    pem: String,
-    der: Vec<rustls::pki_types::CertificateDer<'static>>,
+pub(crate) struct ExtraRoots {
+    pub(crate) pem: String,
+    pub(crate) der: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
-fn read_certificates(
+pub(crate) fn read_certificates(
     setting: &'static str,
     path: &std::path::Path,
 ) -> Result<ExtraRoots, InitError> {
