@@ -33,11 +33,12 @@ pub(crate) const THREAD_BUFFER_SPANS: usize = 2048;
 /// thread (a system call when it sleeps), so it is made once per this many spans.
 pub(crate) const COLLECT_AT: usize = THREAD_BUFFER_SPANS / 2;
 
-/// How many batches of spare blocks a thread keeps, and how many blocks a batch keeps (as many
-/// as one collection brings back): at most 4,096 spare blocks (about 1.5 MiB) per thread,
-/// however large a burst was.
-const SPARE_BATCHES: usize = 2;
-const SPARE_BATCH_BLOCKS: usize = THREAD_BUFFER_SPANS;
+/// How many batches of spare blocks a thread keeps, and how many blocks a batch holds: at most
+/// 16,384 spare blocks (about 6 MiB) per thread, however large a burst was. Fewer cost the
+/// sustained rate: while the export queue is long, blocks the thread allocated anew come back
+/// and would be freed on the export thread.
+const SPARE_BATCHES: usize = 8;
+const SPARE_BATCH_BLOCKS: usize = 2048;
 
 type Blocks = Vec<Box<EndedSpan>>;
 
@@ -53,8 +54,16 @@ impl ThreadBuffer {
     /// here) if that thread has enough spare blocks.
     pub(crate) fn recycle(&self, mut blocks: Blocks) {
         blocks.truncate(SPARE_BATCH_BLOCKS);
-        if !blocks.is_empty() {
-            let _ = self.spare.push(blocks);
+        if blocks.is_empty() {
+            return;
+        }
+        if let Err(blocks) = self.spare.push(blocks) {
+            // Full (of small batches, say): topped up rather than lost to the allocator.
+            if let Some(mut queued) = self.spare.pop() {
+                let room = SPARE_BATCH_BLOCKS.saturating_sub(queued.len());
+                queued.extend(blocks.into_iter().take(room));
+                let _ = self.spare.push(queued);
+            }
         }
     }
 }
