@@ -228,7 +228,7 @@ impl Pipeline {
     /// Queues one span other code ended through the SDK.
     pub(crate) fn on_sdk_span(&self, span: SpanData) {
         if span.span_context.is_sampled() && self.room_for(1) == 1 {
-            self.enqueue(1, Queued::Sdk(Box::new(span)));
+            self.enqueue(1, Queued::Sdk(span));
         }
     }
 
@@ -337,11 +337,15 @@ impl PendingShutdown {
 
 /// What a pipeline's queue carries: a batch of spans t4dm-trace recorded (converted to
 /// `SpanData` on the export thread), or one SDK span from other code using the tracer provider.
-/// Both are a pointer and a length or less, so the queue's slots stay small.
 #[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "an SDK span is moved in as it is: a box would be allocated on the caller's thread \
+              and freed on the export thread, which costs glibc's allocator a lock"
+)]
 enum Queued {
     Recorded(Batch),
-    Sdk(Box<SpanData>),
+    Sdk(SpanData),
 }
 
 /// Where every finished span goes: to each pipeline (the last gets the span itself, the others
@@ -581,7 +585,7 @@ impl<E: SpanExporter> Worker<E> {
                         home.recycle(emptied);
                     }
                 }
-                Queued::Sdk(span) => self.take(*span, &mut taken, deadline),
+                Queued::Sdk(span) => self.take(span, &mut taken, deadline),
             }
         }
         self.counters.taken.fetch_add(taken, Relaxed);
