@@ -91,32 +91,45 @@ impl Timeline {
 }
 
 thread_local! {
-    /// This thread's copy of the anchor, for conversions on a span's own thread (an exemplar's
-    /// time): the shared anchor's lock is taken once a second per thread, not per span.
-    static LOCAL_ANCHOR: Cell<Option<Anchor>> = const { Cell::new(None) };
+    /// This thread's copy of the anchor, as (Unix nanoseconds, raw reading), for conversions on
+    /// a span's own thread (an exemplar's time): the shared anchor's lock is taken once a
+    /// second per thread, not per span, and the conversion is integer arithmetic.
+    static LOCAL_ANCHOR: Cell<Option<(u64, u64)>> = const { Cell::new(None) };
 }
 
 /// The wall-clock time of a raw reading in nanoseconds since the Unix epoch, converted on the
 /// calling thread.
 pub(crate) fn unix_nanos(raw: u64) -> u64 {
     let timeline = timeline();
-    let anchor = LOCAL_ANCHOR
+    let fresh = || {
+        let anchor = timeline.anchor();
+        let wall = anchor
+            .wall
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |since| {
+                u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+            });
+        (wall, anchor.raw)
+    };
+    let (wall, anchor_raw) = LOCAL_ANCHOR
         .try_with(|local| match local.get() {
-            Some(anchor) if timeline.elapsed(anchor.raw, raw) < ANCHOR_LIFETIME => anchor,
+            Some(anchor) if timeline.clock.delta_as_nanos(anchor.1, raw) < LIFETIME_NANOS => anchor,
             _ => {
-                let anchor = timeline.anchor();
+                let anchor = fresh();
                 local.set(Some(anchor));
                 anchor
             }
         })
-        .unwrap_or_else(|_| timeline.anchor());
-    timeline
-        .wall_time(anchor, raw)
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |since| {
-            u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
-        })
+        .unwrap_or_else(|_| fresh());
+    if raw >= anchor_raw {
+        wall.saturating_add(timeline.clock.delta_as_nanos(anchor_raw, raw))
+    } else {
+        wall.saturating_sub(timeline.clock.delta_as_nanos(raw, anchor_raw))
+    }
 }
+
+/// [`ANCHOR_LIFETIME`] in nanoseconds.
+const LIFETIME_NANOS: u64 = ANCHOR_LIFETIME.as_secs() * 1_000_000_000;
 
 #[cfg(test)]
 mod tests {
