@@ -445,18 +445,7 @@ impl TraceService for GrpcService {
         if let Err(status) = outcome {
             return Err(tonic::Status::new(grpc_code(status), "scripted failure"));
         }
-        let headers = request
-            .metadata()
-            .clone()
-            .into_headers()
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_owned(),
-                    value.to_str().unwrap_or_default().to_owned(),
-                )
-            })
-            .collect();
+        let headers = grpc_headers(request.metadata());
         self.shared.record(ReceivedRequest {
             headers,
             otlp: request.into_inner(),
@@ -653,4 +642,19 @@ fn status(code: StatusCode, message: &str) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(message.to_owned())));
     *response.status_mut() = code;
     response
+}
+
+/// A gRPC request's metadata as header names (lower case) and values.
+pub(crate) fn grpc_headers(metadata: &tonic::metadata::MetadataMap) -> HashMap<String, String> {
+    metadata
+        .clone()
+        .into_headers()
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                value.to_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
 }

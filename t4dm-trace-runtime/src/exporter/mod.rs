@@ -158,3 +158,23 @@ pub(crate) fn http_client(
         .build()
         .map_err(|error| client_error(Box::new(error)))
 }
+
+/// An attribute value as JSON, keeping its type (the Zipkin and X-Ray documents).
+#[cfg(any(feature = "zipkin", feature = "xray"))]
+fn json_value(value: &opentelemetry::Value) -> serde_json::Value {
+    use opentelemetry::{Array, Value};
+    use serde_json::{Value as Json, json};
+    match value {
+        Value::Bool(flag) => json!(flag),
+        Value::I64(number) => json!(number),
+        Value::F64(number) => json!(number),
+        Value::String(text) => json!(text.as_str()),
+        Value::Array(Array::Bool(items)) => json!(items),
+        Value::Array(Array::I64(items)) => json!(items),
+        Value::Array(Array::F64(items)) => json!(items),
+        Value::Array(Array::String(items)) => {
+            Json::Array(items.iter().map(|item| json!(item.as_str())).collect())
+        }
+        other => json!(other.to_string()),
+    }
+}

@@ -23,6 +23,7 @@
 //!   other than letters, digits and `_` rewritten to `_`); the rest, and non-exception events,
 //!   are metadata in the `default` namespace.
 
+use super::json_value;
 use crate::pipeline::ExportDrops;
 use opentelemetry::trace::{SpanId, SpanKind, Status};
 use opentelemetry::{Array, KeyValue, Value};
@@ -639,22 +640,6 @@ fn annotation_value(value: &Value) -> Json {
         Value::F64(number) if number.is_finite() => json!(number),
         Value::Array(_) => json!(json_value(value).to_string()),
         other => json!(other.as_str()),
-    }
-}
-
-fn json_value(value: &Value) -> Json {
-    match value {
-        Value::Bool(flag) => json!(flag),
-        Value::I64(number) => json!(number),
-        Value::F64(number) => json!(number),
-        Value::String(text) => json!(text.as_str()),
-        Value::Array(Array::Bool(items)) => json!(items),
-        Value::Array(Array::I64(items)) => json!(items),
-        Value::Array(Array::F64(items)) => json!(items),
-        Value::Array(Array::String(items)) => {
-            Json::Array(items.iter().map(|item| json!(item.as_str())).collect())
-        }
-        other => json!(other.to_string()),
     }
 }
 

@@ -6,8 +6,9 @@
 //! Zipkin files every span under an unknown service), writes a root's parent as sixteen zeros,
 //! and panics at construction when no rustls crypto provider is installed.
 
+use super::json_value;
+use opentelemetry::Value;
 use opentelemetry::trace::{SpanId, SpanKind, Status};
-use opentelemetry::{Array, Value};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
@@ -164,21 +165,5 @@ fn tag_value(value: &Value) -> String {
         Value::String(text) => text.to_string(),
         Value::Array(_) => json_value(value).to_string(),
         other => other.to_string(),
-    }
-}
-
-fn json_value(value: &Value) -> Json {
-    match value {
-        Value::Bool(flag) => json!(flag),
-        Value::I64(number) => json!(number),
-        Value::F64(number) => json!(number),
-        Value::String(text) => json!(text.as_str()),
-        Value::Array(Array::Bool(items)) => json!(items),
-        Value::Array(Array::I64(items)) => json!(items),
-        Value::Array(Array::F64(items)) => json!(items),
-        Value::Array(Array::String(items)) => {
-            Json::Array(items.iter().map(|item| json!(item.as_str())).collect())
-        }
-        other => json!(other.to_string()),
     }
 }
