@@ -78,3 +78,36 @@ pub fn event_attribute<'a>(span: &'a SpanData, event: &str, key: &str) -> Option
         .find(|attribute| attribute.key == Key::new(key.to_owned()))
         .map(|attribute| &attribute.value)
 }
+
+/// The workspace's root directory.
+///
+/// # Panics
+///
+/// Never: the tests crate is a workspace member.
+#[must_use]
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate is in the workspace")
+        .to_path_buf()
+}
+
+/// The Python the interoperability tests run (with `opentelemetry-sdk` and `prometheus-client`):
+/// `T4DM_TEST_PYTHON`, or the venv `scripts/setup-test-tools.sh` installs.
+///
+/// # Panics
+///
+/// When that Python does not exist, saying how to install it.
+#[must_use]
+pub fn test_python() -> std::path::PathBuf {
+    let python = std::env::var_os("T4DM_TEST_PYTHON").map_or_else(
+        || workspace_root().join("target/tools/venv/bin/python"),
+        std::path::PathBuf::from,
+    );
+    assert!(
+        python.exists(),
+        "no test Python at {}: run scripts/setup-test-tools.sh (or set T4DM_TEST_PYTHON)",
+        python.display()
+    );
+    python
+}

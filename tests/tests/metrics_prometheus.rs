@@ -7,34 +7,13 @@ use serde_json::Value;
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use t4dm_trace_tests::collector::{Collector, CollectorWire};
-
-fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the tests crate is in the workspace")
-        .to_path_buf()
-}
-
-fn python() -> PathBuf {
-    let python = std::env::var_os("T4DM_TEST_PYTHON").map_or_else(
-        || workspace_root().join("target/tools/venv/bin/python"),
-        PathBuf::from,
-    );
-    assert!(
-        python.exists(),
-        "no Python with prometheus-client at {}: run scripts/setup-test-tools.sh \
-         (or set T4DM_TEST_PYTHON)",
-        python.display()
-    );
-    python
-}
+use t4dm_trace_tests::{test_python, workspace_root};
 
 /// What `prometheus_client` parsed, as JSON families.
 fn parse(mode: &str, text: &str) -> Vec<Value> {
-    let mut child = Command::new(python())
+    let mut child = Command::new(test_python())
         .arg(workspace_root().join("tests/python/prometheus_parse.py"))
         .arg(mode)
         .stdin(Stdio::piped())

@@ -15,33 +15,12 @@ use t4dm_trace_runtime::{
     W3cBaggagePropagator, context_with_baggage, extract_context, get_baggage, get_trace_context,
     inject_context, traced, with_trace_state_entry,
 };
-use t4dm_trace_tests::span;
-
-fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the tests crate is in the workspace")
-        .to_path_buf()
-}
-
-fn python() -> PathBuf {
-    let python = std::env::var_os("T4DM_TEST_PYTHON").map_or_else(
-        || workspace_root().join("target/tools/venv/bin/python"),
-        PathBuf::from,
-    );
-    assert!(
-        python.exists(),
-        "no Python with opentelemetry-sdk at {}: run scripts/setup-test-tools.sh \
-         (or set T4DM_TEST_PYTHON)",
-        python.display()
-    );
-    python
-}
+use t4dm_trace_tests::{span, test_python, workspace_root};
 
 /// Runs the Python peer in `mode`, with `input` on stdin; its JSON answer.
 fn peer(mode: &str, input: &str) -> Value {
     let script = workspace_root().join("tests/python/otel_peer.py");
-    let mut child = Command::new(python())
+    let mut child = Command::new(test_python())
         .arg(script)
         .arg(mode)
         .env_remove("OTEL_PROPAGATORS")
