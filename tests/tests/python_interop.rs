@@ -6,7 +6,6 @@
 use serde_json::Value;
 use std::collections::HashMap;
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use t4dm_trace_runtime::opentelemetry::baggage::BaggageExt;
 use t4dm_trace_runtime::opentelemetry::propagation::TextMapPropagator;
