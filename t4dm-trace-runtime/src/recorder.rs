@@ -183,6 +183,14 @@ fn limits() -> SpanLimits {
     SpanLimits::default()
 }
 
+/// Keeps the first `limit` attributes of an event or a link; returns how many were dropped.
+fn truncate(attributes: &mut Vec<KeyValue>, limit: u32) -> u32 {
+    let limit = limit as usize;
+    let dropped = saturating_u32(attributes.len().saturating_sub(limit));
+    attributes.truncate(limit);
+    dropped
+}
+
 fn saturating_u32(count: usize) -> u32 {
     u32::try_from(count).unwrap_or(u32::MAX)
 }
@@ -373,9 +381,7 @@ impl opentelemetry::trace::Span for RecordingSpan {
         if let Some(record) = self.record() {
             let events = &mut record.extras().events;
             if events.len() < limits.max_events_per_span as usize {
-                let limit = limits.max_attributes_per_event as usize;
-                let dropped = saturating_u32(attributes.len().saturating_sub(limit));
-                attributes.truncate(limit);
+                let dropped = truncate(&mut attributes, limits.max_attributes_per_event);
                 events
                     .events
                     .push(Event::new(name, timestamp, attributes, dropped));
@@ -431,9 +437,7 @@ impl opentelemetry::trace::Span for RecordingSpan {
         if let Some(record) = self.record() {
             let links = &mut record.extras().links;
             if links.len() < limits.max_links_per_span as usize {
-                let limit = limits.max_attributes_per_link as usize;
-                let dropped = saturating_u32(attributes.len().saturating_sub(limit));
-                attributes.truncate(limit);
+                let dropped = truncate(&mut attributes, limits.max_attributes_per_link);
                 links
                     .links
                     .push(Link::new(span_context, attributes, dropped));
