@@ -111,3 +111,13 @@ pub fn test_python() -> std::path::PathBuf {
     );
     python
 }
+
+/// An environment made of `pairs`, for `TracingConfig::from_lookup`: no test touches the
+/// process's own.
+pub fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let map: std::collections::HashMap<String, String> = pairs
+        .iter()
+        .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+        .collect();
+    move |key| map.get(key).cloned()
+}

@@ -2,30 +2,22 @@
 //! value that cannot be used. Resolved through `from_lookup`, so no test touches the process
 //! environment (except the `.env` test, which runs in a child process).
 
-use std::collections::HashMap;
 use std::time::Duration;
 use t4dm_trace_runtime::{InitError, Protocol, SamplerConfig, TracingConfig, TracingConfigBuilder};
-
-fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-    let map: HashMap<String, String> = pairs
-        .iter()
-        .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
-        .collect();
-    move |key| map.get(key).cloned()
-}
+use t4dm_trace_tests::lookup;
 
 fn resolve(pairs: &[(&str, &str)]) -> TracingConfig {
-    TracingConfig::from_lookup(env(pairs)).expect("the configuration is valid")
+    TracingConfig::from_lookup(lookup(pairs)).expect("the configuration is valid")
 }
 
 fn resolve_with(builder: TracingConfigBuilder, pairs: &[(&str, &str)]) -> TracingConfig {
     builder
-        .from_lookup(env(pairs))
+        .from_lookup(lookup(pairs))
         .expect("the configuration is valid")
 }
 
 fn error(pairs: &[(&str, &str)]) -> String {
-    TracingConfig::from_lookup(env(pairs))
+    TracingConfig::from_lookup(lookup(pairs))
         .expect_err("the configuration is rejected")
         .to_string()
 }

@@ -406,12 +406,7 @@ fn send_errors_are_counted_as_failed_and_never_reach_the_service() {
 }
 
 fn resolve(pairs: &[(&str, &str)]) -> Result<TracingConfig, InitError> {
-    TracingConfig::from_lookup(|name| {
-        pairs
-            .iter()
-            .find(|(key, _)| *key == name)
-            .map(|(_, value)| (*value).to_owned())
-    })
+    TracingConfig::from_lookup(t4dm_trace_tests::lookup(pairs))
 }
 
 #[test]
